@@ -1,0 +1,167 @@
+import Logging
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// What a breaker does when its store fails before the work runs.
+public enum StorageFailurePolicy: Sendable, Hashable {
+    /// Throw the store's error; the work is not run. The default: a broken store does not hide a broken upstream.
+    case failClosed
+    /// Run the work without the breaker; its outcome is not recorded.
+    case failOpen
+}
+
+/// A change of state, as the state-change callback receives it.
+public struct StateChange: Sendable, Hashable {
+    /// The committed transition (circuit name, from, to, reason, generation, time, process).
+    public var transition: CircuitTransition
+    /// The tenant context of the breaker whose call committed it (empty for operator actions).
+    public var context: [String: String]
+}
+
+/// Makes breakers that share their state through a store: one factory per process and store.
+///
+/// ```swift
+/// let store = try SQLiteCircuitStore(path: "/var/lib/jobs/breakers.sqlite")
+/// var configuration = BreakerFactory.Configuration()
+/// configuration.naming = { base, context in "\(base)/\(context["tenant"] ?? "-")" }
+/// let breakers = try BreakerFactory(store: store, configuration: configuration, logger: logger)
+///
+/// let breaker = try breakers.breaker(for: "send-email", context: ["tenant": job.tenant])
+/// try await breaker.execute { try await mailer.send(job.message) }
+/// ```
+public final class BreakerFactory: Sendable {
+    /// Everything a factory is configured with. Every process that shares circuits should use the same settings.
+    public struct Configuration: Sendable {
+        /// Thresholds and durations. See ``BreakerSettings`` for the defaults.
+        public var settings: BreakerSettings
+        /// The circuit name for a base name and a tenant context. Default: the base name.
+        public var naming: @Sendable (_ baseName: String, _ context: [String: String]) -> String
+        /// Classifiers by base name; they come before ``fallbackClassifier``.
+        public var classifiers: [String: OutcomeClassifier]
+        /// The classifier for circuits without one of their own; `nil` leaves it to the built-in rules.
+        public var fallbackClassifier: OutcomeClassifier?
+        /// Called once per transition, in the process that committed it, after the commit.
+        public var onStateChange: (@Sendable (StateChange) -> Void)?
+        /// What to do when the store fails before the work runs. Default ``StorageFailurePolicy/failClosed``.
+        public var storageFailurePolicy: StorageFailurePolicy
+        /// The most successes of one circuit this process batches before writing them. Default 1,000; 1 writes
+        /// every success.
+        public var maximumBatchedSuccesses: Int
+        /// The longest this process keeps batched successes before writing them (checked as calls arrive).
+        /// Default 1 s.
+        public var successFlushInterval: Duration
+        /// Names this process in the transition history. Default `pid <pid> on <host name>`.
+        public var actor: String
+
+        /// Creates a configuration with the defaults.
+        public init(settings: BreakerSettings = BreakerSettings()) {
+            self.settings = settings
+            self.naming = { base, _ in base }
+            self.classifiers = [:]
+            self.fallbackClassifier = nil
+            self.onStateChange = nil
+            self.storageFailurePolicy = .failClosed
+            self.maximumBatchedSuccesses = 1000
+            self.successFlushInterval = .seconds(1)
+            self.actor = Self.defaultActor
+        }
+
+        static var defaultActor: String {
+            var buffer = [CChar](repeating: 0, count: 256)
+            let found = gethostname(&buffer, buffer.count) == 0
+            let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+            let host = found ? String(decoding: bytes, as: UTF8.self) : "unknown host"
+            return "pid \(getpid()) on \(host)"
+        }
+    }
+
+    let engine: BreakerEngine
+
+    /// Creates a factory over `store`; throws a ``ConfigurationError`` if a setting is out of range.
+    ///
+    /// - Parameter logger: Where the library logs (transitions at debug; storage failures after the work at info).
+    ///   The library never bootstraps logging or metrics.
+    public init(store: any CircuitStore, configuration: Configuration = Configuration(), logger: Logger) throws {
+        try configuration.settings.validate()
+        guard configuration.maximumBatchedSuccesses >= 1 else {
+            throw ConfigurationError.invalidSetting(
+                "maximumBatchedSuccesses", "\(configuration.maximumBatchedSuccesses)", expected: "at least 1")
+        }
+        guard configuration.successFlushInterval >= .zero else {
+            throw ConfigurationError.invalidSetting(
+                "successFlushInterval", "\(configuration.successFlushInterval)", expected: "not negative")
+        }
+        engine = BreakerEngine(store: store, configuration: configuration, logger: logger)
+    }
+
+    /// The breaker for `baseName` and a tenant context: its circuit is `naming(baseName, context)`.
+    ///
+    /// Cheap: a breaker is a small value; make one per job.
+    /// - Throws: ``ConfigurationError`` if the resulting name is empty, too long or has control characters.
+    public func breaker(for baseName: String, context: [String: String] = [:]) throws(ConfigurationError)
+        -> CircuitBreaker
+    {
+        let name = engine.configuration.naming(baseName, context)
+        try CircuitName.validate(name)
+        return CircuitBreaker(name: name, baseName: baseName, context: context, engine: engine)
+    }
+
+    /// Writes every success this process has batched, so that the stored counts are exact.
+    public func flush() async throws {
+        for name in engine.batcher.names { try await engine.flush(name) }
+    }
+
+    // MARK: Operating circuits by name
+
+    /// The circuit's record as it stands now (an open circuit whose time is up shows as half-open), or `nil`.
+    public func snapshot(of name: String) async throws -> CircuitSnapshot? {
+        try await engine.storedSnapshot(name)
+    }
+
+    /// Every stored circuit, as ``snapshot(of:)`` shows it, ordered by name.
+    public func snapshots() async throws -> [CircuitSnapshot] {
+        try await engine.snapshots()
+    }
+
+    /// Holds the circuit open in every process, until `until` or (if `nil`) until it is reset or forced closed.
+    public func forceOpen(_ name: String, until: Timestamp? = nil, reason: String? = nil) async throws {
+        try CircuitName.validate(name)
+        try await engine.override(name, context: [:]) { machine, record, now, transitions in
+            machine.forceOpen(&record, until: until, reason: reason, now: now, transitions: &transitions)
+        }
+    }
+
+    /// Holds the circuit closed in every process until it is reset: calls are admitted and it never trips.
+    public func forceClosed(_ name: String, reason: String? = nil) async throws {
+        try CircuitName.validate(name)
+        try await engine.override(name, context: [:]) { machine, record, now, transitions in
+            machine.forceClosed(&record, reason: reason, now: now, transitions: &transitions)
+        }
+    }
+
+    /// Closes the circuit with zero counts in a new generation and removes any override.
+    public func reset(_ name: String) async throws {
+        try CircuitName.validate(name)
+        try await engine.override(name, context: [:]) { machine, record, now, transitions in
+            machine.reset(&record, now: now, transitions: &transitions)
+        }
+    }
+
+    /// Removes the circuit's record; its next call starts a fresh closed circuit. Returns whether it existed.
+    @discardableResult
+    public func forget(_ name: String) async throws -> Bool {
+        _ = engine.batcher.take(name)
+        return try await engine.store.remove(name)
+    }
+
+    /// The store's transition history: of one circuit or of all, oldest first (see ``CircuitStore/history(of:afterID:limit:)``).
+    public func history(of name: String? = nil, afterID: Int64? = nil, limit: Int = 100) async throws
+        -> [HistoryEntry]
+    {
+        try await engine.store.history(of: name, afterID: afterID, limit: limit)
+    }
+}

@@ -1,0 +1,87 @@
+/// Decides, after each failure of a closed circuit, whether the circuit opens.
+///
+/// The default, ``consecutiveFailures``, trips when `counts.consecutiveFailures >= failureThreshold`.
+/// A custom policy sees the counts of the current generation; failures are always exact there, successes are
+/// exact up to what other processes have not flushed yet (see ``CircuitCounts``).
+public struct TripPolicy: Sendable {
+    /// A short name for logs and the transition history.
+    public let name: String
+    let shouldTrip: @Sendable (CircuitCounts, Int) -> Bool
+
+    /// Trips when `consecutiveFailures >= failureThreshold`.
+    public static let consecutiveFailures = TripPolicy(name: "consecutive failures") { counts, threshold in
+        counts.consecutiveFailures >= Int64(threshold)
+    }
+
+    /// A policy of your own: `shouldTrip(counts, failureThreshold)` is asked after every recorded failure.
+    ///
+    /// ```swift
+    /// // Trip when at least half of 20 or more calls failed.
+    /// .custom("half of 20") { counts, _ in counts.requests >= 20 && counts.failures * 2 >= counts.requests }
+    /// ```
+    public static func custom(
+        _ name: String = "custom", shouldTrip: @escaping @Sendable (CircuitCounts, _ failureThreshold: Int) -> Bool
+    ) -> TripPolicy {
+        TripPolicy(name: name, shouldTrip: shouldTrip)
+    }
+}
+
+/// How a breaker trips, stays open and closes again. The defaults are meant to be used as they are.
+///
+/// Every process that shares a circuit should use the same settings: the record is shared, the settings are not.
+public struct BreakerSettings: Sendable {
+    /// Failures (as counted by ``tripPolicy``) that open the circuit. Default 5; at least 1.
+    public var failureThreshold: Int
+    /// Successful probes that close a half-open circuit; also the number of probes admitted per half-open period.
+    /// Default 1; from 1 to ``maximumCloseThreshold``.
+    public var closeThreshold: Int
+    /// How long the circuit stays open before it lets probes through. Default 60 s; at least 1 ms.
+    public var openDuration: Duration
+    /// How long an admitted probe may run without reporting before its lease expires and counts as a failure.
+    /// Default 30 s; at least 1 ms.
+    public var probeTimeout: Duration
+    /// When set, the counts of a closed circuit are cleared this often (a new generation). Default `nil`: never.
+    public var resetInterval: Duration?
+    /// Decides when a closed circuit opens. Default ``TripPolicy/consecutiveFailures``.
+    public var tripPolicy: TripPolicy
+
+    /// The largest accepted ``closeThreshold``: each admitted probe is a lease stored with the circuit.
+    public static let maximumCloseThreshold = 100
+
+    /// Creates settings; call ``validate()`` (the factory does) to check them.
+    public init(
+        failureThreshold: Int = 5,
+        closeThreshold: Int = 1,
+        openDuration: Duration = .seconds(60),
+        probeTimeout: Duration = .seconds(30),
+        resetInterval: Duration? = nil,
+        tripPolicy: TripPolicy = .consecutiveFailures
+    ) {
+        self.failureThreshold = failureThreshold
+        self.closeThreshold = closeThreshold
+        self.openDuration = openDuration
+        self.probeTimeout = probeTimeout
+        self.resetInterval = resetInterval
+        self.tripPolicy = tripPolicy
+    }
+
+    /// Throws a ``ConfigurationError`` naming the first setting that is out of range.
+    public func validate() throws(ConfigurationError) {
+        guard failureThreshold >= 1 else {
+            throw .invalidSetting("failureThreshold", "\(failureThreshold)", expected: "at least 1")
+        }
+        guard (1...Self.maximumCloseThreshold).contains(closeThreshold) else {
+            throw .invalidSetting(
+                "closeThreshold", "\(closeThreshold)", expected: "from 1 to \(Self.maximumCloseThreshold)")
+        }
+        try Self.requirePositive(openDuration, "openDuration")
+        try Self.requirePositive(probeTimeout, "probeTimeout")
+        if let resetInterval { try Self.requirePositive(resetInterval, "resetInterval") }
+    }
+
+    private static func requirePositive(_ duration: Duration, _ name: String) throws(ConfigurationError) {
+        guard duration.milliseconds >= 1 else {
+            throw .invalidSetting(name, "\(duration)", expected: "at least 1 millisecond")
+        }
+    }
+}

@@ -1,0 +1,53 @@
+import Foundation
+
+/// A wall-clock instant with millisecond resolution: milliseconds since 1970-01-01T00:00:00Z.
+///
+/// Every process of a host shares the wall clock, so a timestamp written by one process means the same instant
+/// to every other. Stores keep timestamps as integers; the `sqlite3` view shows them as ISO 8601 text.
+public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringConvertible {
+    /// Milliseconds since 1970-01-01T00:00:00Z.
+    public var millisecondsSince1970: Int64
+
+    /// Creates a timestamp from milliseconds since 1970-01-01T00:00:00Z.
+    public init(millisecondsSince1970: Int64) {
+        self.millisecondsSince1970 = millisecondsSince1970
+    }
+
+    /// Creates a timestamp from a `Date`, rounded down to the millisecond.
+    public init(_ date: Date) {
+        self.millisecondsSince1970 = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+    }
+
+    /// The same instant as a `Date`.
+    public var date: Date { Date(timeIntervalSince1970: Double(millisecondsSince1970) / 1000) }
+
+    /// The instant in ISO 8601 with milliseconds, in UTC: `2026-11-29T12:30:05.250Z`.
+    public var description: String {
+        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+    }
+
+    public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
+        lhs.millisecondsSince1970 < rhs.millisecondsSince1970
+    }
+
+    /// The instant `duration` later (saturating instead of overflowing).
+    public static func + (lhs: Timestamp, rhs: Duration) -> Timestamp {
+        let (sum, overflow) = lhs.millisecondsSince1970.addingReportingOverflow(rhs.milliseconds)
+        return Timestamp(millisecondsSince1970: overflow ? .max : sum)
+    }
+
+    /// The time from `rhs` to `lhs`.
+    public static func - (lhs: Timestamp, rhs: Timestamp) -> Duration {
+        .milliseconds(lhs.millisecondsSince1970 - rhs.millisecondsSince1970)
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, rounded down (saturating at `Int64.max`).
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
+        if overflow { return seconds < 0 ? .min : .max }
+        return ms + attoseconds / 1_000_000_000_000_000
+    }
+}

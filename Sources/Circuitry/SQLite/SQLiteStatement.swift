@@ -1,0 +1,81 @@
+internal import CircuitrySQLite
+
+/// A statement prepared once and reused; ``use(_:)`` always resets it afterwards.
+///
+/// A statement left un-reset keeps its read transaction open, which stops checkpoints from resetting the WAL
+/// and lets it grow without bound. https://www.sqlite.org/wal.html#avoiding_excessively_large_wal_files
+final class SQLiteStatement {
+    private var handle: OpaquePointer?
+    let sql: String
+    private unowned let connection: SQLiteConnection
+
+    init(_ handle: OpaquePointer, sql: String, connection: SQLiteConnection) {
+        self.handle = handle
+        self.sql = sql
+        self.connection = connection
+    }
+
+    /// Runs `body` with the statement, then resets it and clears its bindings whatever happens.
+    func use<T>(_ body: (SQLiteStatement) throws -> T) throws -> T {
+        defer {
+            sqlite3_reset(handle)
+            sqlite3_clear_bindings(handle)
+        }
+        return try body(self)
+    }
+
+    func finalize() {
+        // > Invoking sqlite3_finalize() on a NULL pointer is a harmless no-op. Its return value repeats the last
+        // > error of the statement, which has already been reported where it happened.
+        sqlite3_finalize(handle)
+        handle = nil
+    }
+
+    // MARK: Binding (1-based, as in SQLite)
+
+    func bind(_ index: Int32, _ value: Int64) throws(CircuitStoreError) {
+        try check(sqlite3_bind_int64(handle, index, value))
+    }
+
+    func bind(_ index: Int32, _ value: Int64?) throws(CircuitStoreError) {
+        if let value { try bind(index, value) } else { try check(sqlite3_bind_null(handle, index)) }
+    }
+
+    func bind(_ index: Int32, _ value: String?) throws(CircuitStoreError) {
+        guard let value else { return try check(sqlite3_bind_null(handle, index)) }
+        try check(sqlite3_bind_text(handle, index, value, -1, circuitry_sqlite3_transient()))
+    }
+
+    // MARK: Stepping and reading
+
+    /// Steps once: `true` when a row is available, `false` when done.
+    func step() throws(CircuitStoreError) -> Bool {
+        let rc = sqlite3_step(handle)
+        switch rc {
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
+        default: throw connection.lastError(rc, sql: sql)
+        }
+    }
+
+    /// Steps to the end, for statements that return no rows.
+    func run() throws(CircuitStoreError) {
+        while try step() {}
+    }
+
+    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    func optionalInt64(_ column: Int32) -> Int64? {
+        sqlite3_column_type(handle, column) == SQLITE_NULL ? nil : sqlite3_column_int64(handle, column)
+    }
+
+    func text(_ column: Int32) -> String? {
+        guard let bytes = sqlite3_column_text(handle, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(handle, column))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
+    private func check(_ rc: Int32) throws(CircuitStoreError) {
+        guard rc == SQLITE_OK else { throw connection.lastError(rc, sql: sql) }
+    }
+}

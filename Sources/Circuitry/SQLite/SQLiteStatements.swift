@@ -1,0 +1,207 @@
+/// The store's prepared statements and the mapping between rows and ``CircuitRecord``.
+///
+/// `@unchecked Sendable`: the store keeps the only reference inside its `Mutex` and uses it only under that lock.
+final class SQLiteStatements: @unchecked Sendable {
+    let connection: SQLiteConnection
+    private let historyLimit: Int
+    private let selectOne: SQLiteStatement
+    private let selectAll: SQLiteStatement
+    private let upsertOne: SQLiteStatement
+    private let deleteOne: SQLiteStatement
+    private let insertTransition: SQLiteStatement
+    private let pruneTransitions: SQLiteStatement
+    private let historyOfOne: SQLiteStatement
+    private let historyOfAll: SQLiteStatement
+    private let historyOfOneAfter: SQLiteStatement
+    private let historyOfAllAfter: SQLiteStatement
+
+    private static let columns = """
+        name, state, generation, requests, successes, failures, consecutive_successes, consecutive_failures, \
+        expires_at, probes, override, override_until, override_reason, open_attempts, updated_at
+        """
+    private static let transitionColumns = "id, circuit, at, from_state, to_state, generation, reason, actor"
+
+    init(_ connection: SQLiteConnection, historyLimit: Int) throws(CircuitStoreError) {
+        self.connection = connection
+        self.historyLimit = historyLimit
+        selectOne = try connection.prepare("SELECT \(Self.columns) FROM circuits WHERE name = ?1")
+        selectAll = try connection.prepare("SELECT \(Self.columns) FROM circuits ORDER BY name")
+        upsertOne = try connection.prepare(
+            """
+            INSERT INTO circuits (\(Self.columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+            ON CONFLICT (name) DO UPDATE SET state = ?2, generation = ?3, requests = ?4, successes = ?5,
+                failures = ?6, consecutive_successes = ?7, consecutive_failures = ?8, expires_at = ?9, probes = ?10,
+                override = ?11, override_until = ?12, override_reason = ?13, open_attempts = ?14, updated_at = ?15
+            """)
+        deleteOne = try connection.prepare("DELETE FROM circuits WHERE name = ?1")
+        insertTransition = try connection.prepare(
+            """
+            INSERT INTO transitions (circuit, at, from_state, to_state, generation, reason, actor)
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
+            """)
+        pruneTransitions = try connection.prepare(
+            """
+            DELETE FROM transitions WHERE circuit = ?1 AND id <= (
+                SELECT id FROM transitions WHERE circuit = ?1 ORDER BY id DESC LIMIT 1 OFFSET ?2)
+            """)
+        let history = "SELECT \(Self.transitionColumns) FROM transitions"
+        historyOfOne = try connection.prepare(
+            "SELECT * FROM (\(history) WHERE circuit = ?1 ORDER BY id DESC LIMIT ?2) ORDER BY id")
+        historyOfAll = try connection.prepare("SELECT * FROM (\(history) ORDER BY id DESC LIMIT ?2) ORDER BY id")
+        historyOfOneAfter = try connection.prepare(
+            "\(history) WHERE circuit = ?1 AND id > ?3 ORDER BY id LIMIT ?2")
+        historyOfAllAfter = try connection.prepare("\(history) WHERE id > ?3 ORDER BY id LIMIT ?2")
+    }
+
+    // MARK: Circuits
+
+    func select(_ name: String) throws -> CircuitRecord? {
+        try selectOne.use { statement in
+            try statement.bind(1, name)
+            return try statement.step() ? try Self.decode(statement) : nil
+        }
+    }
+
+    func list() throws -> [CircuitRecord] {
+        try selectAll.use { statement in
+            var records: [CircuitRecord] = []
+            while try statement.step() { records.append(try Self.decode(statement)) }
+            return records
+        }
+    }
+
+    func upsert(_ record: CircuitRecord) throws {
+        try upsertOne.use { statement in
+            try statement.bind(1, record.name)
+            try statement.bind(2, record.state.rawValue)
+            try statement.bind(3, record.generation)
+            try statement.bind(4, record.counts.requests)
+            try statement.bind(5, record.counts.successes)
+            try statement.bind(6, record.counts.failures)
+            try statement.bind(7, record.counts.consecutiveSuccesses)
+            try statement.bind(8, record.counts.consecutiveFailures)
+            try statement.bind(9, record.expiresAt?.millisecondsSince1970)
+            try statement.bind(10, record.probes.map { "\($0.id)@\($0.deadline.millisecondsSince1970)" }.joined(separator: ","))
+            switch record.override {
+            case nil:
+                try statement.bind(11, nil as String?)
+                try statement.bind(12, nil as Int64?)
+                try statement.bind(13, nil as String?)
+            case .forcedOpen(let until, let reason):
+                try statement.bind(11, "forced-open")
+                try statement.bind(12, until?.millisecondsSince1970)
+                try statement.bind(13, reason)
+            case .forcedClosed(let reason):
+                try statement.bind(11, "forced-closed")
+                try statement.bind(12, nil as Int64?)
+                try statement.bind(13, reason)
+            }
+            try statement.bind(14, record.openAttempts)
+            try statement.bind(15, record.updatedAt.millisecondsSince1970)
+            try statement.run()
+        }
+    }
+
+    func delete(_ name: String) throws -> Bool {
+        try deleteOne.use { statement in
+            try statement.bind(1, name)
+            try statement.run()
+        }
+        return connection.changes > 0
+    }
+
+    // MARK: History
+
+    func append(_ transition: CircuitTransition) throws {
+        try insertTransition.use { statement in
+            try statement.bind(1, transition.circuit)
+            try statement.bind(2, transition.at.millisecondsSince1970)
+            try statement.bind(3, transition.from.rawValue)
+            try statement.bind(4, transition.to.rawValue)
+            try statement.bind(5, transition.generation)
+            try statement.bind(6, transition.reason)
+            try statement.bind(7, transition.actor)
+            try statement.run()
+        }
+        try pruneTransitions.use { statement in
+            try statement.bind(1, transition.circuit)
+            try statement.bind(2, Int64(historyLimit))
+            try statement.run()
+        }
+    }
+
+    func history(of name: String?, afterID: Int64?, limit: Int) throws -> [HistoryEntry] {
+        let statement: SQLiteStatement
+        switch (name, afterID) {
+        case (.some, nil): statement = historyOfOne
+        case (nil, nil): statement = historyOfAll
+        case (.some, .some): statement = historyOfOneAfter
+        case (nil, .some): statement = historyOfAllAfter
+        }
+        return try statement.use { statement in
+            if let name { try statement.bind(1, name) }
+            try statement.bind(2, Int64(limit))
+            if let afterID { try statement.bind(3, afterID) }
+            var entries: [HistoryEntry] = []
+            while try statement.step() {
+                let transition = CircuitTransition(
+                    circuit: statement.text(1) ?? "",
+                    from: try Self.state(statement.text(3)),
+                    to: try Self.state(statement.text(4)),
+                    generation: statement.int64(5),
+                    at: Timestamp(millisecondsSince1970: statement.int64(2)),
+                    reason: statement.text(6) ?? "",
+                    actor: statement.text(7) ?? "")
+                entries.append(HistoryEntry(id: statement.int64(0), transition: transition))
+            }
+            return entries
+        }
+    }
+
+    // MARK: Decoding
+
+    private static func decode(_ row: SQLiteStatement) throws -> CircuitRecord {
+        let override: CircuitOverride?
+        switch row.text(10) {
+        case nil: override = nil
+        case "forced-open":
+            override = .forcedOpen(until: row.optionalInt64(11).map { Timestamp(millisecondsSince1970: $0) }, reason: row.text(12))
+        case "forced-closed": override = .forcedClosed(reason: row.text(12))
+        case let other?: throw malformed("override \(other.debugDescription)")
+        }
+        return CircuitRecord(
+            name: row.text(0) ?? "",
+            state: try state(row.text(1)),
+            generation: row.int64(2),
+            counts: CircuitCounts(
+                requests: row.int64(3), successes: row.int64(4), failures: row.int64(5),
+                consecutiveSuccesses: row.int64(6), consecutiveFailures: row.int64(7)),
+            expiresAt: row.optionalInt64(8).map { Timestamp(millisecondsSince1970: $0) },
+            probes: try probes(row.text(9) ?? ""),
+            override: override,
+            openAttempts: row.int64(13),
+            updatedAt: Timestamp(millisecondsSince1970: row.int64(14)))
+    }
+
+    private static func state(_ text: String?) throws -> CircuitState {
+        guard let text, let state = CircuitState(rawValue: text) else {
+            throw malformed("state \(text?.debugDescription ?? "NULL")")
+        }
+        return state
+    }
+
+    private static func probes(_ text: String) throws -> [ProbeLease] {
+        guard !text.isEmpty else { return [] }
+        return try text.split(separator: ",").map { item in
+            let parts = item.split(separator: "@")
+            guard parts.count == 2, let id = Int64(parts[0]), let deadline = Int64(parts[1]) else {
+                throw malformed("probe lease \(String(item).debugDescription)")
+            }
+            return ProbeLease(id: id, deadline: Timestamp(millisecondsSince1970: deadline))
+        }
+    }
+
+    private static func malformed(_ what: String) -> CircuitStoreError {
+        CircuitStoreError(code: .corrupt, message: "a row of the circuits table has an unreadable \(what)")
+    }
+}
