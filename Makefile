@@ -1,0 +1,29 @@
+# Circuitry — the commands a developer and CI use. `make help` lists them.
+SWIFT ?= swift
+# CI builds with warnings as errors; so does every target here.
+STRICT := -Xswiftc -warnings-as-errors
+
+.PHONY: help build test demo bench lint format clean
+
+help:
+	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
+	@echo "make test   - build with warnings as errors and run every test"
+	@echo "make build  - debug build of every product"
+	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
+	@echo "make lint   - swift format lint --strict"
+
+build:
+	$(SWIFT) build $(STRICT)
+
+test:
+	$(SWIFT) build --build-tests $(STRICT)
+	$(SWIFT) test --skip-build
+
+lint:
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
+
+format:
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+
+clean:
+	rm -rf .build .build-*
