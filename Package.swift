@@ -5,7 +5,7 @@ let package = Package(
     name: "Circuitry",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Circuitry", targets: ["Circuitry"]),
+        .library(name: "Circuitry", targets: ["Circuitry"])
     ],
     dependencies: [
         // Logging API the caller wires up; the library never bootstraps it.

@@ -77,7 +77,9 @@ extension StoreConformance {
             let first = try await breaker.acquire()
             let second = try await breaker.acquire()
             try expect(first.isProbe && second.isProbe, "half-open permits are probes")
-            let third = try await expectThrows(CircuitRejected.self, "a third probe") { _ = try await breaker.acquire() }
+            let third = try await expectThrows(CircuitRejected.self, "a third probe") {
+                _ = try await breaker.acquire()
+            }
             try expectEqual(third.reason, .probesExhausted, "reason")
             try expectEqual(third.retryAfter, context.clock.now() + .seconds(5), "retryAfter of exhausted probes")
             try await breaker.record(.success, for: first)
@@ -203,12 +205,12 @@ extension StoreConformance {
             try expectEqual(error, Tagged(tag: 7), "error")
         },
         Check(name: "overrides hold in every factory: forced open until a time, forced closed, reset") { context in
-            let operator_ = try context.factory(checkSettings)
+            let operations = try context.factory(checkSettings)
             let events = Events()
             let worker = try context.factory(checkSettings) { $0.onStateChange = { events.append($0) } }
             let breaker = try worker.breaker(for: "ops")
             let until = context.clock.now() + .seconds(30)
-            try await operator_.forceOpen("ops", until: until, reason: "maintenance")
+            try await operations.forceOpen("ops", until: until, reason: "maintenance")
             let rejection = try await expectThrows(CircuitRejected.self, "call while forced open") {
                 try await succeed(breaker)
             }
@@ -217,20 +219,20 @@ extension StoreConformance {
             context.clock.advance(by: .seconds(30))
             try expectEqual(try await breaker.state(), .halfOpen, "half-open when the forced period ends")
 
-            try await operator_.forceOpen("ops")
+            try await operations.forceOpen("ops")
             context.clock.advance(by: .seconds(3600))
             let forever = try await expectThrows(CircuitRejected.self, "call while forced open with no end") {
                 try await succeed(breaker)
             }
             try expect(forever.retryAfter == nil, "no retryAfter when forced open with no end")
 
-            try await operator_.forceClosed("ops", reason: "upstream is fine")
+            try await operations.forceClosed("ops", reason: "upstream is fine")
             try await fail(breaker, times: 10)
             let closed = try await breaker.snapshot().record
             try expectEqual(closed.state, .closed, "forced closed never trips")
             try expectEqual(closed.counts.failures, 10, "forced closed still counts")
 
-            try await operator_.reset("ops")
+            try await operations.reset("ops")
             let reset = try await breaker.snapshot().record
             try expect(reset.override == nil, "reset clears the override")
             try expectEqual(reset.counts, .zero, "reset clears the counts")

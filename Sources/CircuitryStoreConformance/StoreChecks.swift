@@ -21,7 +21,8 @@ extension StoreConformance {
                     override: nil, openAttempts: 3, updatedAt: now),
                 CircuitRecord(
                     name: "forced-open", state: .open, generation: 1 << 40, counts: .zero,
-                    expiresAt: now + .seconds(90), probes: [], override: .forcedOpen(until: now + .seconds(90), reason: "maintenance, 'quoted'"),
+                    expiresAt: now + .seconds(90), probes: [],
+                    override: .forcedOpen(until: now + .seconds(90), reason: "maintenance, 'quoted'"),
                     openAttempts: 1, updatedAt: now),
                 CircuitRecord(
                     name: "forced-open-forever", state: .open, generation: 2, counts: .zero, expiresAt: nil,
