@@ -34,6 +34,14 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The contract every store must honour, run by each store's tests (not a product).
+        .target(
+            name: "CircuitryStoreConformance",
+            dependencies: [
+                "Circuitry",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .target(
             name: "CircuitryPostgres",
             dependencies: [
@@ -43,10 +51,29 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // A small process that the PostgreSQL tests start several of, to prove cross-process guarantees over TCP.
+        .executableTarget(
+            name: "CircuitryPostgresWorker",
+            dependencies: [
+                "Circuitry",
+                "CircuitryPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
                 "Circuitry",
+                "CircuitryStoreConformance",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(
+            name: "CircuitryPostgresTests",
+            dependencies: [
+                "Circuitry",
+                "CircuitryPostgres",
+                "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -98,10 +98,11 @@ public final class PostgresCircuitStore: CircuitStore, Service {
     /// when `body` returns or throws. For programs without swift-service-lifecycle.
     public static func withStore<Value: Sendable>(
         configuration: Configuration, clock: (any WallClock)? = nil, logger: Logger,
+        isolation: isolated (any Actor)? = #isolation,
         _ body: (PostgresCircuitStore) async throws -> Value
     ) async throws -> Value {
         let store = try PostgresCircuitStore(configuration: configuration, clock: clock, logger: logger)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
+        return try await withThrowingTaskGroup(of: Void.self, isolation: isolation) { group in
             group.addTask { try await store.run() }
             defer { group.cancelAll() }
             try await store.prepare()
@@ -305,6 +306,7 @@ public final class PostgresCircuitStore: CircuitStore, Service {
     /// Ends a failed transaction. If even that fails, the connection is closed so that the pool never hands out a
     /// connection that is still inside a transaction.
     private func rollBack(_ connection: PostgresConnection) async {
+        guard !connection.isClosed else { return }
         do {
             try await connection.query("ROLLBACK", logger: Self.silent)
         } catch {
@@ -322,6 +324,12 @@ public final class PostgresCircuitStore: CircuitStore, Service {
     /// Runs statements against the server and returns every row, turning failures into ``CircuitStoreError``.
     @discardableResult
     private func query(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [PostgresRow] {
+        // A query written to a connection that is already closed is never answered (postgres-nio drops it), so a
+        // connection closed by a deadline gets no more queries.
+        guard !connection.isClosed else {
+            throw CircuitStoreError(
+                code: .connectionLost, message: "the connection was closed", location: location, sql: query.sql)
+        }
         do {
             return try await connection.query(query, logger: logger).collect()
         } catch {
@@ -398,16 +406,27 @@ public final class PostgresCircuitStore: CircuitStore, Service {
                     try await Task.sleep(for: timeout)
                     return .timedOut
                 }
-                switch try await group.next() {
-                case .finished(let value)?:
+                if case .finished(let value)? = try await group.next() {
                     group.cancelAll()
                     return value
-                case .timedOut?, nil:
-                    let wasLeased = slot.closeIfHeld()
-                    group.cancelAll()
-                    if case .finished(let value)?? = try? await group.next() { return value }
-                    throw timeoutError(after: timeout, wasLeased: wasLeased)
                 }
+                if slot.wasLeased {
+                    // The server enforces the same bound (statement_timeout, lock_timeout) and answers with an
+                    // error the transaction can be rolled back on. Only a server that stopped answering altogether
+                    // gets its connection closed, after a grace period.
+                    group.addTask {
+                        try await Task.sleep(for: .milliseconds(500))
+                        return .timedOut
+                    }
+                    if case .finished(let value)? = try await group.next() {
+                        group.cancelAll()
+                        return value
+                    }
+                }
+                let wasLeased = slot.closeIfHeld()
+                group.cancelAll()
+                if case .finished(let value)?? = try? await group.next() { return value }
+                throw timeoutError(after: timeout, wasLeased: wasLeased)
             }
         }
     }

@@ -38,7 +38,7 @@ struct PostgresSchema: Sendable {
 
     private func createStatements(withSchema: Bool) -> [String] {
         let readable = { (column: String) in "to_timestamp(\(column) / 1000.0) AT TIME ZONE 'UTC'" }
-        let schemaStatement = withSchema ? ["CREATE SCHEMA \"\(schema)\""] : []
+        let schemaStatement = withSchema ? ["CREATE SCHEMA IF NOT EXISTS \"\(schema)\""] : []
         return schemaStatement + [
             """
             CREATE TABLE \(circuits) (
@@ -167,10 +167,15 @@ struct PostgresSchema: Sendable {
     }
 
     private func inspect(_ connection: PostgresConnection) async throws -> Found {
+        // Plain catalog reads with a fresh snapshot, rather than to_regclass(), whose cached catalog entries can lag
+        // behind another session's commit: the look after taking the advisory lock must see the other's tables.
         let rows = try await connection.query(
             """
-            SELECT to_regnamespace(\(schema)) IS NOT NULL, to_regclass(\(versionTable)) IS NOT NULL,
-                   to_regclass(\(circuits)) IS NOT NULL
+            SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = \(schema)),
+                   EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                           WHERE n.nspname = \(schema) AND c.relname = \(prefix + "circuitry_schema")),
+                   EXISTS (SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+                           WHERE n.nspname = \(schema) AND c.relname = \(prefix + "circuits"))
             """, logger: PostgresCircuitStore.silent
         ).collect()
         let row = rows[0].makeRandomAccess()

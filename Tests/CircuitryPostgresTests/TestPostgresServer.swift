@@ -1,0 +1,226 @@
+import Foundation
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A real PostgreSQL 15 server that the tests start for themselves, in a fresh temporary folder, on a free loopback
+/// port, with trust authentication on loopback.
+///
+/// PostgreSQL refuses to run as root, and tests and CI do run as root: `initdb` and `postgres` then run as `nobody`
+/// through `setpriv`, in a folder owned by `nobody`. The server is stopped and its folder removed by ``stop()``, at
+/// the exit of the test process (`atexit`), and, should the test process die without running `atexit` handlers, by a
+/// watchdog shell that outlives it by at most half a second. No server survives the test process.
+///
+/// If Debian's `postgresql-15` is not installed, starting fails with a message that says so: the tests fail, they
+/// are not skipped.
+final class TestPostgresServer: Sendable {
+    static let binaries = "/usr/lib/postgresql/15/bin"
+
+    /// The server that most tests share, started on first use.
+    static func shared() async throws -> TestPostgresServer {
+        try await sharedServer.value
+    }
+
+    private static let sharedServer = Task { try TestPostgresServer() }
+
+    let port: Int
+    let folder: String
+    private var dataFolder: String { folder + "/data" }
+    private let process = Mutex<Process?>(nil)
+
+    struct Failure: Error, CustomStringConvertible {
+        var description: String
+    }
+
+    /// Creates the cluster with `initdb` and starts the server; returns once it accepts connections.
+    init() throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.binaries + "/initdb") else {
+            throw Failure(
+                description: "PostgreSQL 15 is not installed: \(Self.binaries)/initdb is missing. The PostgreSQL "
+                    + "store's tests start a real server from Debian's postgresql-15 package "
+                    + "(apt-get install postgresql-15; .ci/run installs it).")
+        }
+        var template = Array("/tmp/circuitry-pg-XXXXXX".utf8CString)
+        guard let created = mkdtemp(&template) else { throw Failure(description: "mkdtemp failed: errno \(errno)") }
+        folder = String(cString: created)
+        port = try Self.freePort()
+        if getuid() == 0 {
+            // The server's own account: PostgreSQL will not run as root.
+            guard chown(folder, 65534, 65534) == 0 else {
+                throw Failure(description: "could not give \(folder) to nobody: errno \(errno)")
+            }
+        }
+        Self.registerForCleanup(self)
+        try run(
+            Self.binaries + "/initdb",
+            ["-D", dataFolder, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
+        try start()
+    }
+
+    /// `postgres://postgres@127.0.0.1:<port>/<database>` with extra query parameters.
+    func url(database: String = "postgres", parameters: String = "") -> String {
+        "postgres://postgres@127.0.0.1:\(port)/\(database)" + (parameters.isEmpty ? "" : "?" + parameters)
+    }
+
+    /// Starts the server on the existing cluster and waits until it accepts connections.
+    func start() throws {
+        let server = Process()
+        let arguments = [
+            "-D", dataFolder, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1",
+            "-c", "unix_socket_directories=\(folder)", "-c", "max_connections=300",
+            // Test data need not survive a crash of the machine; a crash of the server is what the tests make, and
+            // committed data survives that through the WAL either way.
+            "-c", "fsync=off",
+        ]
+        (server.executableURL, server.arguments) = Self.asServerAccount(Self.binaries + "/postgres", arguments)
+        let log = FileHandle(forWritingAtPath: try logFile()) ?? .nullDevice
+        log.seekToEndOfFile()
+        server.standardOutput = log
+        server.standardError = log
+        try server.run()
+        process.withLock { $0 = server }
+        let deadline = ContinuousClock.now + .seconds(30)
+        while ContinuousClock.now < deadline {
+            guard server.isRunning else {
+                throw Failure(description: "postgres exited with \(server.terminationStatus): \(logTail())")
+            }
+            if (try? run(Self.binaries + "/pg_isready", ["-q", "-h", "127.0.0.1", "-p", "\(port)"], check: false)) == 0
+            {
+                return
+            }
+            usleep(50_000)
+        }
+        throw Failure(description: "postgres did not accept connections within 30 s: \(logTail())")
+    }
+
+    /// Stops the server: `fast` rolls back open transactions and shuts down cleanly; `immediate` is a crash, after
+    /// which the next start replays the WAL.
+    func stop(immediate: Bool = false) {
+        guard let server = process.withLock({ $0.take() }) else { return }
+        kill(server.processIdentifier, immediate ? SIGQUIT : SIGINT)
+        server.waitUntilExit()
+    }
+
+    /// Runs SQL through `psql` and returns its unaligned output.
+    @discardableResult
+    func psql(_ sql: String, database: String = "postgres") throws -> String {
+        let output = Pipe()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: Self.binaries + "/psql")
+        process.arguments = [
+            "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", "\(port)", "-U", "postgres",
+            "-d", database, "-c", sql,
+        ]
+        process.standardOutput = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        guard process.terminationStatus == 0 else {
+            throw Failure(description: "psql failed (\(process.terminationStatus)) on: \(sql)")
+        }
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private func logFile() throws -> String {
+        let path = folder + "/server.log"
+        if !FileManager.default.fileExists(atPath: path) {
+            _ = FileManager.default.createFile(atPath: path, contents: nil)
+        }
+        return path
+    }
+
+    private func logTail() -> String {
+        let text = (try? String(contentsOfFile: folder + "/server.log", encoding: .utf8)) ?? ""
+        return String(text.suffix(2000))
+    }
+
+    /// Runs a helper program as the server's account and waits for it; throws on failure unless `check` is false.
+    @discardableResult
+    private func run(_ executable: String, _ arguments: [String], check: Bool = true) throws -> Int32 {
+        let process = Process()
+        (process.executableURL, process.arguments) = Self.asServerAccount(executable, arguments)
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        if check, process.terminationStatus != 0 {
+            throw Failure(
+                description:
+                    "\(executable) failed (\(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))"
+            )
+        }
+        return process.terminationStatus
+    }
+
+    private static func asServerAccount(_ executable: String, _ arguments: [String]) -> (URL, [String]) {
+        guard getuid() == 0 else { return (URL(fileURLWithPath: executable), arguments) }
+        return (
+            URL(fileURLWithPath: "/usr/bin/setpriv"),
+            ["--reuid=nobody", "--regid=nogroup", "--clear-groups", executable] + arguments
+        )
+    }
+
+    /// A port that was free a moment ago: bound to 127.0.0.1:0 and released.
+    private static func freePort() throws -> Int {
+        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        guard socket >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
+                bind(socket, address, length) == 0 && getsockname(socket, address, &length) == 0
+            }
+        }
+        guard bound else { throw Failure(description: "could not find a free port: errno \(errno)") }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    // MARK: Cleanup
+
+    private static let servers = Mutex<[TestPostgresServer]>([])
+
+    private static func registerForCleanup(_ server: TestPostgresServer) {
+        let first = servers.withLock { servers in
+            servers.append(server)
+            return servers.count == 1
+        }
+        if first { atexit { TestPostgresServer.cleanUpAll() } }
+        server.startWatchdog()
+    }
+
+    private static func cleanUpAll() {
+        for server in servers.withLock({ $0 }) {
+            server.stop(immediate: true)
+            try? FileManager.default.removeItem(atPath: server.folder)
+        }
+    }
+
+    /// A shell in its own session that waits for this process to end, then stops the server (whichever process
+    /// runs it now, from its pid file) and removes the folder.
+    private func startWatchdog() {
+        let script = """
+            while kill -0 \(getpid()) 2>/dev/null; do sleep 0.5; done
+            if [ -f '\(dataFolder)/postmaster.pid' ]; then
+                pid=$(head -n 1 '\(dataFolder)/postmaster.pid')
+                kill -QUIT "$pid" 2>/dev/null
+                while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+            fi
+            rm -rf '\(folder)'
+            """
+        let watchdog = Process()
+        watchdog.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
+        watchdog.arguments = ["/bin/sh", "-c", script]
+        watchdog.standardInput = FileHandle.nullDevice
+        watchdog.standardOutput = FileHandle.nullDevice
+        watchdog.standardError = FileHandle.nullDevice
+        try? watchdog.run()
+    }
+}
