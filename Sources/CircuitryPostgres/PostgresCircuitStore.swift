@@ -454,11 +454,13 @@ public final class PostgresCircuitStore: CircuitStore, Service {
                 code: failure.code, message: "no connection within \(timeout); last failure: \(failure.message)",
                 location: location)
         }
+        // Operations hold a connection for a few round trips, so a pool that hands out none for a whole timeout
+        // almost always means a server that cannot be reached (the pool's connection attempts keep failing).
         return CircuitStoreError(
-            code: hasConnected ? .busy : .cannotOpen,
+            code: hasConnected ? .connectionLost : .cannotOpen,
             message: hasConnected
-                ? "no connection within \(timeout): all \(configuration.maximumConnections) pooled connections were "
-                    + "busy, or the server cannot be reached"
+                ? "no connection within \(timeout): the server cannot be reached, or all "
+                    + "\(configuration.maximumConnections) pooled connections stayed busy"
                 : "could not reach the server within \(timeout)",
             location: location)
     }
