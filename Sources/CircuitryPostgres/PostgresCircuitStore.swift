@@ -357,7 +357,13 @@ public final class PostgresCircuitStore: CircuitStore, Service {
             throw CircuitStoreError(code: .closed, message: "the store's run() has ended", location: location)
         }
         do {
-            let value = try await withDeadline(operation)
+            if !state.withLock({ $0.schemaReady }) {
+                // Start-up may wait behind another process that is creating the tables: a longer bound.
+                try await withDeadline(timeout: startupTimeout) { connection in
+                    try await self.prepareTablesIfNeeded(on: connection)
+                }
+            }
+            let value = try await withDeadline(timeout: configuration.operationTimeout, operation)
             state.withLock { state in
                 state.hasConnected = true
                 state.connectionFailure = nil
@@ -382,8 +388,9 @@ public final class PostgresCircuitStore: CircuitStore, Service {
         case timedOut
     }
 
-    private func withDeadline<T: Sendable>(_ operation: (PostgresConnection) async throws -> T) async throws -> T {
-        let timeout = configuration.operationTimeout
+    private func withDeadline<T: Sendable>(
+        timeout: Duration, _ operation: (PostgresConnection) async throws -> T
+    ) async throws -> T {
         return try await withoutActuallyEscaping(operation) { operation in
             let box = UncheckedSendableBox(operation)
             let slot = ConnectionSlot()
@@ -394,7 +401,6 @@ public final class PostgresCircuitStore: CircuitStore, Service {
                             try await self.client.withConnection { connection in
                                 slot.hold(connection)
                                 defer { slot.release() }
-                                try await self.prepareTablesIfNeeded(on: connection)
                                 return try await box.value(connection)
                             })
                     } catch  where !slot.wasLeased {
@@ -465,10 +471,14 @@ public final class PostgresCircuitStore: CircuitStore, Service {
             location: location)
     }
 
+    /// The bound on checking or creating the tables, which may wait for another process creating them.
+    private var startupTimeout: Duration { max(configuration.operationTimeout, .seconds(10)) }
+
     private func prepareTablesIfNeeded(on connection: PostgresConnection) async throws {
         guard !state.withLock({ $0.schemaReady }) else { return }
         do {
-            try await tables.prepare(on: connection, location: location, logger: logger)
+            try await tables.prepare(
+                on: connection, location: location, timeoutMilliseconds: startupTimeout.milliseconds, logger: logger)
         } catch {
             throw PostgresErrorMapping.storeError(error, sql: nil, location: location)
         }
@@ -544,4 +554,9 @@ private final class ConnectionSlot: Sendable {
         _ = connection?.close() as EventLoopFuture<Void>?
         return leased
     }
+}
+
+extension Duration {
+    /// Whole milliseconds.
+    var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }

@@ -115,17 +115,25 @@ struct PostgresSchema: Sendable {
     /// Many processes may start at once against an empty database: creation runs in one transaction under a
     /// transaction-scoped advisory lock, and each process looks again once it holds the lock, so exactly one creates
     /// the tables and the others find them.
-    func prepare(on connection: PostgresConnection, location: String, logger: Logger) async throws {
+    func prepare(
+        on connection: PostgresConnection, location: String, timeoutMilliseconds: Int64, logger: Logger
+    ) async throws {
         switch try await inspect(connection) {
         case .ours: return
         case .newer(let version): throw newerError(version, location: location)
         case .foreign: throw foreignError(location: location)
         case .noSchema, .empty: break
         }
-        try await connection.query("BEGIN", logger: logger)
+        try await run("BEGIN", on: connection, logger)
         do {
-            try await connection.query(
-                "SELECT pg_advisory_xact_lock(\(Self.advisoryLockClass), hashtext(\(lockName)))", logger: logger)
+            try await run(
+                PostgresQuery(unsafeSQL: "SET LOCAL lock_timeout = \(timeoutMilliseconds)"), on: connection, logger)
+            try await run(
+                PostgresQuery(unsafeSQL: "SET LOCAL statement_timeout = \(timeoutMilliseconds)"), on: connection, logger
+            )
+            try await run(
+                "SELECT pg_advisory_xact_lock(\(Self.advisoryLockClass), hashtext(\(lockName)))", on: connection, logger
+            )
             // Another process may have created (or changed) the tables while this one waited for the lock.
             let found = try await inspect(connection)
             switch found {
@@ -138,17 +146,22 @@ struct PostgresSchema: Sendable {
             case .noSchema, .empty:
                 let needsSchema = if case .noSchema = found { true } else { false }
                 for statement in createStatements(withSchema: needsSchema) {
-                    try await connection.query(PostgresQuery(unsafeSQL: statement), logger: logger)
+                    try await run(PostgresQuery(unsafeSQL: statement), on: connection, logger)
                 }
                 logger.info(
                     "created the Circuitry tables",
                     metadata: ["circuitry.store": "\(location)", "circuitry.schema.version": "\(Self.version)"])
             }
-            try await connection.query("COMMIT", logger: logger)
+            try await run("COMMIT", on: connection, logger)
         } catch {
-            _ = try? await connection.query("ROLLBACK", logger: logger)
+            if !connection.isClosed { _ = try? await connection.query("ROLLBACK", logger: logger).collect() }
             throw error
         }
+    }
+
+    /// Runs a statement and reads its whole result, so that its error (if any) is thrown here and not by the next.
+    private func run(_ query: PostgresQuery, on connection: PostgresConnection, _ logger: Logger) async throws {
+        _ = try await connection.query(query, logger: logger).collect()
     }
 
     private func newerError(_ version: Int32, location: String) -> CircuitStoreError {
