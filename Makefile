@@ -19,6 +19,12 @@ test:
 	$(SWIFT) build --build-tests $(STRICT)
 	$(SWIFT) test --skip-build
 
+# Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 30"` (see `circuitry-bench --help`).
+BENCH_ARGS ?=
+
+bench:
+	$(SWIFT) run -c release $(STRICT) circuitry-bench $(BENCH_ARGS)
+
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
 

@@ -6,6 +6,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Circuitry", targets: ["Circuitry"]),
+        // `make bench`: Circuitry against the raw SQLite floor (run it in release mode).
+        .executable(name: "circuitry-bench", targets: ["CircuitryBenchmark"]),
     ],
     dependencies: [
         // Logging API the caller wires up; the library never bootstraps it.
@@ -26,6 +28,15 @@ let package = Package(
                 "CircuitrySQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The benchmark imports the SQLite module itself to measure the floors on the same file.
+        .executableTarget(
+            name: "CircuitryBenchmark",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
