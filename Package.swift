@@ -39,10 +39,19 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The contract every store must honour, run by each store's tests (not a product).
+        .target(
+            name: "CircuitryStoreConformance",
+            dependencies: [
+                "Circuitry",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
                 "Circuitry",
+                "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
