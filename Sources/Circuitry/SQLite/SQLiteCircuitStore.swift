@@ -68,6 +68,8 @@ public final class SQLiteCircuitStore: CircuitStore {
             try connection.execute("PRAGMA synchronous = NORMAL")
             try SQLiteSchema.prepare(connection)
             try connection.execute("PRAGMA journal_size_limit = \(configuration.journalSizeLimit)")
+            // Twice the larger of the size limit and the automatic checkpoint's 1,000 pages (4 MiB).
+            connection.walRestartThreshold = 2 * max(Int64(configuration.journalSizeLimit), 4 << 20)
             let prepared = try SQLiteStatements(connection, historyLimit: configuration.historyLimit)
             statements = Mutex(prepared)
         } catch {

@@ -67,6 +67,12 @@ final class SQLiteConnection {
     private(set) var handle: OpaquePointer?
     private let busyState: BusyHandlerState
     private var statements: [SQLiteStatement] = []
+    /// The WAL file, whose size ``checkpointIfWALIsLarge()`` watches.
+    private let walPath: String
+    /// Write transactions committed since the WAL's size was last looked at.
+    private var commitsSinceWALCheck = 0
+    /// Above this many bytes of WAL, a commit is followed by a `RESTART` checkpoint (see ``checkpointIfWALIsLarge()``).
+    var walRestartThreshold: Int64 = 16 << 20
 
     /// Opens (creating if missing) the database at `path` for reading and writing.
     init(path: String, busy: BusyPolicy) throws(CircuitStoreError) {
@@ -83,6 +89,7 @@ final class SQLiteConnection {
             throw SQLiteConnection.error(code: rc, message: message, sql: nil, path: path)
         }
         handle = db
+        walPath = String(cString: sqlite3_db_filename(db, "main")) + "-wal"
         sqlite3_extended_result_codes(db, 1)
         _ = circuitry_sqlite3_enable_defensive(db)
         sqlite3_busy_handler(db, busyHandler, Unmanaged.passUnretained(busyState).toOpaque())
@@ -175,14 +182,37 @@ final class SQLiteConnection {
     /// https://www.sqlite.org/lang_transaction.html
     func immediateTransaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
+        let value: T
         do {
-            let value = try body()
+            value = try body()
             try execute("COMMIT")
-            return value
         } catch {
             if inTransaction { try? execute("ROLLBACK") }
             throw error
         }
+        checkpointIfWALIsLarge()
+        return value
+    }
+
+    /// Every 16 commits, looks at the WAL's size; above ``walRestartThreshold``, runs a `RESTART` checkpoint.
+    ///
+    /// The automatic checkpoint after a commit is `PASSIVE`: it copies only the frames that no reader still needs,
+    /// and the WAL starts again from its beginning only when a writer finds it entirely copied and unread. While
+    /// several processes read and write without pause there is always a reader, so the WAL never restarts and grows
+    /// without bound (about 100 MiB a second with 4 writing processes on 2 cores).
+    /// > RESTART: This mode works the same way as FULL with the addition that after checkpointing the log file it
+    /// > blocks (calls the busy-handler callback) until all readers are finished with the log file. This ensures
+    /// > that the next writer will restart the log file from the beginning.
+    /// https://www.sqlite.org/c3ref/wal_checkpoint_v2.html
+    /// Readers hold the WAL for microseconds, so the wait is short; it is bounded by the busy handler. The commit is
+    /// already durable, so a checkpoint that fails (busy, I/O) is left for the next check rather than reported.
+    private func checkpointIfWALIsLarge() {
+        commitsSinceWALCheck += 1
+        guard commitsSinceWALCheck >= 16, let handle else { return }
+        commitsSinceWALCheck = 0
+        var info = stat()
+        guard stat(walPath, &info) == 0, Int64(info.st_size) > walRestartThreshold else { return }
+        _ = sqlite3_wal_checkpoint_v2(handle, "main", SQLITE_CHECKPOINT_RESTART, nil, nil)
     }
 
     func lastError(_ rc: Int32, sql: String?) -> CircuitStoreError {
