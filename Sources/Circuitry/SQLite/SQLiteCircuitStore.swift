@@ -106,12 +106,13 @@ public final class SQLiteCircuitStore: CircuitStore {
     ) async throws -> Value {
         try withStatements { statements in
             try statements.connection.immediateTransaction {
-                var record = try statements.select(name)
+                let stored = try statements.select(name)
+                var record = stored
                 let now = clock.now()
                 let result = try body(&record, now)
                 if result.write, var record {
                     record.updatedAt = now
-                    try statements.upsert(record)
+                    try statements.write(record, replacing: stored)
                 }
                 for transition in result.transitions {
                     try statements.append(transition)

@@ -7,6 +7,7 @@ final class SQLiteStatements: @unchecked Sendable {
     private let selectOne: SQLiteStatement
     private let selectAll: SQLiteStatement
     private let upsertOne: SQLiteStatement
+    private let updateCounts: SQLiteStatement
     private let deleteOne: SQLiteStatement
     private let insertTransition: SQLiteStatement
     private let pruneTransitions: SQLiteStatement
@@ -32,6 +33,13 @@ final class SQLiteStatements: @unchecked Sendable {
             ON CONFLICT (name) DO UPDATE SET state = ?2, generation = ?3, requests = ?4, successes = ?5,
                 failures = ?6, consecutive_successes = ?7, consecutive_failures = ?8, expires_at = ?9, probes = ?10,
                 override = ?11, override_until = ?12, override_reason = ?13, open_attempts = ?14, updated_at = ?15
+            """)
+        updateCounts = try connection.prepare(
+            """
+            UPDATE circuits SET generation = ?2, requests = ?3, successes = ?4, failures = ?5,
+                consecutive_successes = ?6, consecutive_failures = ?7, expires_at = ?8, probes = ?9,
+                open_attempts = ?10, updated_at = ?11
+            WHERE name = ?1
             """)
         deleteOne = try connection.prepare("DELETE FROM circuits WHERE name = ?1")
         insertTransition = try connection.prepare(
@@ -70,6 +78,38 @@ final class SQLiteStatements: @unchecked Sendable {
         }
     }
 
+    /// Writes `record`, which was read as `stored` earlier in the same transaction.
+    ///
+    /// When the row exists and neither its state nor its override changes (a failure or a folded batch of a
+    /// closed circuit), this is an `UPDATE` that leaves the `state` and `override` columns alone: SQLite checks a
+    /// CHECK constraint on `UPDATE` only when a column it names is assigned, and each of ours (`state IN (…)`,
+    /// `override IN (…)`) runs as an ephemeral table built and freed on every check (`EXPLAIN` shows
+    /// `OpenEphemeral`). The upsert checks both twice, which made it cost twice the write-transaction floor.
+    func write(_ record: CircuitRecord, replacing stored: CircuitRecord?) throws {
+        guard let stored, stored.name == record.name, stored.state == record.state, stored.override == record.override
+        else {
+            return try upsert(record)
+        }
+        try updateCounts.use { statement in
+            try statement.bind(1, record.name)
+            try statement.bind(2, record.generation)
+            try statement.bind(3, record.counts.requests)
+            try statement.bind(4, record.counts.successes)
+            try statement.bind(5, record.counts.failures)
+            try statement.bind(6, record.counts.consecutiveSuccesses)
+            try statement.bind(7, record.counts.consecutiveFailures)
+            try statement.bind(8, record.expiresAt?.millisecondsSince1970)
+            try statement.bind(9, Self.probesText(record.probes))
+            try statement.bind(10, record.openAttempts)
+            try statement.bind(11, record.updatedAt.millisecondsSince1970)
+            try statement.run()
+        }
+    }
+
+    private static func probesText(_ probes: [ProbeLease]) -> String {
+        probes.isEmpty ? "" : probes.map { "\($0.id)@\($0.deadline.millisecondsSince1970)" }.joined(separator: ",")
+    }
+
     func upsert(_ record: CircuitRecord) throws {
         try upsertOne.use { statement in
             try statement.bind(1, record.name)
@@ -81,8 +121,7 @@ final class SQLiteStatements: @unchecked Sendable {
             try statement.bind(7, record.counts.consecutiveSuccesses)
             try statement.bind(8, record.counts.consecutiveFailures)
             try statement.bind(9, record.expiresAt?.millisecondsSince1970)
-            try statement.bind(
-                10, record.probes.map { "\($0.id)@\($0.deadline.millisecondsSince1970)" }.joined(separator: ","))
+            try statement.bind(10, Self.probesText(record.probes))
             switch record.override {
             case nil:
                 try statement.bind(11, nil as String?)
