@@ -67,6 +67,9 @@ final class SQLiteConnection {
     private(set) var handle: OpaquePointer?
     private let busyState: BusyHandlerState
     private var statements: [SQLiteStatement] = []
+    /// `BEGIN IMMEDIATE` and `COMMIT`, prepared on first use (`sqlite3_exec` would parse them on every transaction).
+    private var beginImmediate: SQLiteStatement?
+    private var commit: SQLiteStatement?
     /// The WAL file, whose size ``checkpointIfWALIsLarge()`` watches.
     private let walPath: String
     /// Write transactions committed since the WAL's size was last looked at.
@@ -181,17 +184,29 @@ final class SQLiteConnection {
     /// transaction's upgrade from read to write, which fails with SQLITE_BUSY without calling the busy handler.
     /// https://www.sqlite.org/lang_transaction.html
     func immediateTransaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
+        try run(&beginImmediate, "BEGIN IMMEDIATE")
         let value: T
         do {
             value = try body()
-            try execute("COMMIT")
+            try run(&commit, "COMMIT")
         } catch {
             if inTransaction { try? execute("ROLLBACK") }
             throw error
         }
         checkpointIfWALIsLarge()
         return value
+    }
+
+    /// Runs a statement without parameters or rows, prepared once into `cached`.
+    private func run(_ cached: inout SQLiteStatement?, _ sql: String) throws {
+        let statement: SQLiteStatement
+        if let cached {
+            statement = cached
+        } else {
+            statement = try prepare(sql)
+            cached = statement
+        }
+        try statement.use { try $0.run() }
     }
 
     /// Every 16 commits, looks at the WAL's size; above ``walRestartThreshold``, runs a `RESTART` checkpoint.
