@@ -167,6 +167,28 @@ final class SQLiteConnection {
         Int64(try scalarText(sql) ?? "0") ?? 0
     }
 
+    /// Runs `body`, and again while it fails with SQLITE_BUSY, backing off as the busy handler does, until the
+    /// busy bound is spent: for the statements that SQLite fails as busy without calling the busy handler.
+    func retryingWhenBusy<T>(_ body: () throws(CircuitStoreError) -> T) throws(CircuitStoreError) -> T {
+        let policy = busyState.policy
+        let start = monotonicNanoseconds()
+        let bound = UInt64(max(0, policy.bound.milliseconds)) * 1_000_000
+        var attempt = 0
+        while true {
+            do {
+                return try body()
+            } catch let error where error.code == .busy && monotonicNanoseconds() - start < bound {
+                let initial = UInt64(policy.initialDelayMicroseconds)
+                let step = min(initial << min(attempt, 16), UInt64(policy.maximumDelayMicroseconds))
+                let delay = UInt64.random(in: (step / 2)...max(step / 2, step))
+                usleep(useconds_t(delay))
+                busyState.waitedNanoseconds &+= delay * 1000
+                busyState.totalWaits &+= 1
+                attempt += 1
+            }
+        }
+    }
+
     /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back if anything throws.
     ///
     /// `BEGIN IMMEDIATE` takes the write lock up front (through the busy handler), instead of a deferred
