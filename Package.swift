@@ -5,7 +5,7 @@ let package = Package(
     name: "Circuitry",
     platforms: [.macOS(.v15)],
     products: [
-        .library(name: "Circuitry", targets: ["Circuitry"]),
+        .library(name: "Circuitry", targets: ["Circuitry"])
     ],
     dependencies: [
         // Logging API the caller wires up; the library never bootstraps it.
@@ -28,10 +28,19 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The contract every store must honour, run by each store's tests (not a product).
+        .target(
+            name: "CircuitryStoreConformance",
+            dependencies: [
+                "Circuitry",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
                 "Circuitry",
+                "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -139,7 +139,8 @@ final class BreakerEngine: Sendable {
 
     func override(
         _ name: String, context: [String: String],
-        _ change: @escaping @Sendable (CircuitStateMachine, inout CircuitRecord, Timestamp, inout [CircuitTransition])
+        _ change:
+            @escaping @Sendable (CircuitStateMachine, inout CircuitRecord, Timestamp, inout [CircuitTransition])
             -> Void
     ) async throws {
         try await modify(name, context: context) { machine, record, now, transitions in

@@ -81,7 +81,8 @@ final class SQLiteStatements: @unchecked Sendable {
             try statement.bind(7, record.counts.consecutiveSuccesses)
             try statement.bind(8, record.counts.consecutiveFailures)
             try statement.bind(9, record.expiresAt?.millisecondsSince1970)
-            try statement.bind(10, record.probes.map { "\($0.id)@\($0.deadline.millisecondsSince1970)" }.joined(separator: ","))
+            try statement.bind(
+                10, record.probes.map { "\($0.id)@\($0.deadline.millisecondsSince1970)" }.joined(separator: ","))
             switch record.override {
             case nil:
                 try statement.bind(11, nil as String?)
@@ -165,7 +166,8 @@ final class SQLiteStatements: @unchecked Sendable {
         switch row.text(10) {
         case nil: override = nil
         case "forced-open":
-            override = .forcedOpen(until: row.optionalInt64(11).map { Timestamp(millisecondsSince1970: $0) }, reason: row.text(12))
+            override = .forcedOpen(
+                until: row.optionalInt64(11).map { Timestamp(millisecondsSince1970: $0) }, reason: row.text(12))
         case "forced-closed": override = .forcedClosed(reason: row.text(12))
         case let other?: throw malformed("override \(other.debugDescription)")
         }

@@ -65,7 +65,8 @@ public enum CircuitName {
         }
         guard !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
             throw ConfigurationError(
-                setting: "name", message: "a circuit name must not contain control characters: \(name.debugDescription)")
+                setting: "name", message: "a circuit name must not contain control characters: \(name.debugDescription)"
+            )
         }
     }
 }
