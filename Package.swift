@@ -42,6 +42,7 @@ let package = Package(
                 "Circuitry",
                 "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
     ],

@@ -2,6 +2,11 @@ import Testing
 
 @testable import Circuitry
 
+extension CallReport {
+    static let failure = CallReport(outcome: .failure, admittedAt: Timestamp(millisecondsSince1970: 0))
+    static let success = CallReport(outcome: .success, admittedAt: Timestamp(millisecondsSince1970: 0))
+}
+
 /// The pure rules, without any store: (record, event, now, settings) -> (record, decision).
 @Suite struct StateMachineTests {
     let machine = CircuitStateMachine(
@@ -43,12 +48,13 @@ import Testing
 
     @Test func successesAreBatchedOnlyWhenTheyChangeNoDecision() {
         var record = CircuitRecord(name: "c", createdAt: start)
-        #expect(machine.canBatchSuccess(record, name: "c", generation: 1, now: start))
-        #expect(!machine.canBatchSuccess(record, name: "c", generation: 0, now: start), "stale generation")
+        #expect(machine.canBatchSuccess(.success, record, name: "c", generation: 1, now: start))
+        #expect(!machine.canBatchSuccess(.success, record, name: "c", generation: 0, now: start), "stale generation")
         var transitions: [CircuitTransition] = []
         _ = machine.record(.failure, generation: 1, lease: nil, in: &record, now: start, transitions: &transitions)
-        #expect(!machine.canBatchSuccess(record, name: "c", generation: 1, now: start), "must reset the failures")
-        #expect(!machine.canBatchSuccess(tripped(), name: "c", generation: 2, now: start), "open")
+        #expect(
+            !machine.canBatchSuccess(.success, record, name: "c", generation: 1, now: start), "must reset the failures")
+        #expect(!machine.canBatchSuccess(.success, tripped(), name: "c", generation: 2, now: start), "open")
     }
 
     @Test func foldingBatchedSuccesses() {

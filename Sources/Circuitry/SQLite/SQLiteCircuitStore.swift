@@ -119,13 +119,21 @@ public final class SQLiteCircuitStore: CircuitStore {
         }
     }
 
-    public func list() async throws -> [CircuitRecord] {
-        try withStatements { try $0.list() }
+    public func list() async throws -> (records: [CircuitRecord], now: Timestamp) {
+        try withStatements { statements in (try statements.list(), clock.now()) }
     }
 
     public func remove(_ name: String) async throws -> Bool {
         try withStatements { statements in
             try statements.connection.immediateTransaction { try statements.delete(name) }
+        }
+    }
+
+    public func removeIdle(idleFor: Duration) async throws -> [String] {
+        try withStatements { statements in
+            try statements.connection.immediateTransaction {
+                try statements.removeIdle(before: clock.now() - idleFor)
+            }
         }
     }
 
