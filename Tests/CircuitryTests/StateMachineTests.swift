@@ -132,6 +132,22 @@ extension CallReport {
         (BreakerSettings(openDuration: .microseconds(999)), "openDuration"),
         (BreakerSettings(probeTimeout: .seconds(-1)), "probeTimeout"),
         (BreakerSettings(resetInterval: .zero), "resetInterval"),
+        (BreakerSettings(openDurationPolicy: .exponential(factor: 0.5, maximum: .seconds(60))), "openDurationPolicy"),
+        (BreakerSettings(openDurationPolicy: .exponential(maximum: .zero)), "openDurationPolicy"),
+        (BreakerSettings(openDurationPolicy: .exponential(maximum: .seconds(1), jitter: 1)), "openDurationPolicy"),
+        (BreakerSettings(slowCallDuration: .zero), "slowCallDuration"),
+        (BreakerSettings(rateWindow: RateWindowPolicy(buckets: 0)), "rateWindow.buckets"),
+        (BreakerSettings(rateWindow: RateWindowPolicy(minimumThroughput: 0)), "rateWindow.minimumThroughput"),
+        (BreakerSettings(rateWindow: RateWindowPolicy(failureRateThreshold: 1.5)), "rateWindow.failureRateThreshold"),
+        (BreakerSettings(rateWindow: RateWindowPolicy(failureRateThreshold: nil)), "rateWindow"),
+        (
+            BreakerSettings(rateWindow: RateWindowPolicy(slowCallRateThreshold: 0.5)),
+            "rateWindow.slowCallRateThreshold"
+        ),
+        (
+            BreakerSettings(rateWindow: RateWindowPolicy(samplingDuration: .milliseconds(5), buckets: 10)),
+            "rateWindow.samplingDuration"
+        ),
     ])
     func invalidSettingsAreRefusedByName(_ settings: BreakerSettings, _ name: String) {
         let error = #expect(throws: ConfigurationError.self) {

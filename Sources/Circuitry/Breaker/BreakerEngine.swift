@@ -38,9 +38,11 @@ final class BreakerEngine: Sendable {
         let counters = metrics.circuit(name: circuit.name, baseName: circuit.baseName)
         do {
             let (stored, now) = try await read(circuit.name)
-            var admission = machine.admitWithoutWriting(stored, name: circuit.name, now: now)
-            var admittedAt = now
-            if admission == nil {
+            let admission: Admission
+            let admittedAt: Timestamp
+            if let decided = machine.admitWithoutWriting(stored, name: circuit.name, now: now) {
+                (admission, admittedAt) = (decided, now)
+            } else {
                 let leaseID = Int64.random(in: 1...Int64.max)
                 (admission, admittedAt) = try await modify(circuit) { machine, record, now, transitions in
                     machine.advance(&record, now: now, transitions: &transitions)
@@ -56,8 +58,6 @@ final class BreakerEngine: Sendable {
             case .rejected(let rejection):
                 counters.rejected(rejection.reason)
                 throw rejection
-            case nil:
-                preconditionFailure("an admission is decided by a read or by a write")
             }
         } catch let rejection as CircuitRejected {
             throw rejection

@@ -93,6 +93,9 @@ public struct BreakerSettings: Sendable {
         try Self.requirePositive(probeTimeout, "probeTimeout")
         if let resetInterval { try Self.requirePositive(resetInterval, "resetInterval") }
         if let slowCallDuration { try Self.requirePositive(slowCallDuration, "slowCallDuration") }
+        if let problem = openDurationPolicy.problem {
+            throw ConfigurationError(setting: "openDurationPolicy", message: problem)
+        }
         if let rateWindow { try validate(rateWindow) }
     }
 

@@ -5,6 +5,8 @@
 public struct OpenDurationPolicy: Sendable {
     let duration: @Sendable (_ attempt: Int64, _ base: Duration, _ jitterSeed: UInt64) -> Duration
     let summary: String
+    /// What is wrong with the policy's parameters, reported by ``BreakerSettings/validate()``.
+    var problem: String? = nil
 
     /// Always ``BreakerSettings/openDuration``. The default.
     public static let fixed = OpenDurationPolicy(duration: { _, base, _ in base }, summary: "fixed")
@@ -14,7 +16,11 @@ public struct OpenDurationPolicy: Sendable {
     ///
     /// The jitter is derived from the circuit's name and generation, so the rules stay a pure function.
     public static func exponential(factor: Double = 2, maximum: Duration, jitter: Double = 0.1) -> OpenDurationPolicy {
-        OpenDurationPolicy(
+        var problem: String?
+        if !(factor >= 1 && factor <= 100) { problem = "factor is \(factor); expected from 1 to 100" }
+        if maximum.milliseconds < 1 { problem = "maximum is \(maximum); expected at least 1 millisecond" }
+        if !(jitter >= 0 && jitter < 1) { problem = "jitter is \(jitter); expected at least 0 and less than 1" }
+        return OpenDurationPolicy(
             duration: { attempt, base, seed in
                 let baseMilliseconds = Double(base.milliseconds)
                 let grown = baseMilliseconds * pow(factor, Double(max(0, attempt - 1)))
@@ -22,7 +28,7 @@ public struct OpenDurationPolicy: Sendable {
                 let spread = (Double(seed % 10_000) / 10_000 * 2 - 1) * jitter  // in [-jitter, +jitter)
                 return .milliseconds(Int64(max(1, (capped * (1 + spread)).rounded())))
             },
-            summary: "exponential ×\(factor) up to \(maximum), jitter ±\(Int(jitter * 100)) %")
+            summary: "exponential ×\(factor) up to \(maximum), jitter ±\(Int(jitter * 100)) %", problem: problem)
     }
 
     /// Your own function of the attempt count (1 for the first opening since the last close).
