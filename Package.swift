@@ -66,6 +66,7 @@ let package = Package(
                 "Circuitry",
                 "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         // Real worker processes on a real database file. `swift test` builds every product first, so the

@@ -1,6 +1,7 @@
 import CircuitryStoreConformance
 import Foundation
 import Logging
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -237,5 +238,29 @@ final class CapturedLogs: Sendable {
         func log(event: LogEvent) {
             logs.storage.withLock { $0.append("\(event.level): \(event.message) \(event.metadata ?? [:])") }
         }
+    }
+}
+
+@Suite struct SQLiteBusyMetricsTests {
+    @Test func waitsForAnotherConnectionsLockAreTimed() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("waits.sqlite")
+        let metrics = TestMetrics()
+        let store = try SQLiteCircuitStore(path: path, configuration: .init(metricsFactory: metrics))
+        let holder = try SQLiteBusyTests.LockHolder(path)
+        let release = Task {
+            try await Task.sleep(for: .milliseconds(50))  // real time: another connection holds a real lock
+            try holder.release()
+        }
+        let written = try await store.update("x") { record, now in
+            record = CircuitRecord(name: "x", createdAt: now)
+            return StoreUpdate(value: true, write: true)
+        }
+        try await release.value
+        #expect(written)
+        let waits = try metrics.expectTimer("circuitry_sqlite_busy_wait")
+        #expect(waits.values.count == 1)
+        #expect((waits.values.first ?? 0) > 0)
+        #expect(store.busyWaits.count > 0)
     }
 }
