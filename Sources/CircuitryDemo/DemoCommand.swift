@@ -150,7 +150,7 @@ struct DemoRunCommand: AsyncParsableCommand {
     }
 
     private func summarize(_ outcome: Outcome, history: [HistoryEntry]?) throws {
-        DemoOutput.say("\n  tenant     done  failed  deferred (re-enqueued)")
+        DemoOutput.say("\n  tenant     done  failed  deferred")
         for tenant in Self.tenants {
             let count = outcome.counts[tenant] ?? .init()
             DemoOutput.say(
