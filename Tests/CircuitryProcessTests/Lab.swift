@@ -111,7 +111,7 @@ final class Lab: Sendable {
     func record(_ circuit: String) async throws -> CircuitRecord {
         let store = try store()
         defer { store.close() }
-        return try #require(try await store.list().first { $0.name == circuit }, "no record of \(circuit)")
+        return try #require(try await store.list().records.first { $0.name == circuit }, "no record of \(circuit)")
     }
 
     /// The whole history of `circuit`, oldest first.
