@@ -19,6 +19,9 @@ test:
 	$(SWIFT) build --build-tests $(STRICT)
 	$(SWIFT) test --skip-build
 
+demo:
+	$(SWIFT) run -c release circuitry-demo
+
 # Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 30"` (see `circuitry-bench --help`).
 BENCH_ARGS ?=
 

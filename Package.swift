@@ -6,6 +6,10 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Circuitry", targets: ["Circuitry"]),
+        // The multi-tenant job-queue demo that `make demo` runs.
+        .executable(name: "circuitry-demo", targets: ["CircuitryDemo"]),
+        // A test helper: one worker process of the cross-process test suite.
+        .executable(name: "circuitry-worker", targets: ["CircuitryWorker"]),
         // `make bench`: Circuitry against the raw SQLite floor (run it in release mode).
         .executable(name: "circuitry-bench", targets: ["CircuitryBenchmark"]),
     ],
@@ -14,6 +18,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         // Counters and gauges the caller wires up; the library never bootstraps it.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        // Command-line parsing for the executables only; the library does not depend on it.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
         // Our own namespaced module over the system's libsqlite3 (never re-exported).
@@ -47,13 +53,38 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .executableTarget(
+            name: "CircuitryWorker",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "CircuitryDemo",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
                 "Circuitry",
                 "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
+        ),
+        // Real worker processes on a real database file. `swift test` builds every product first, so the
+        // tests find `circuitry-worker` beside their own bundle.
+        .testTarget(
+            name: "CircuitryProcessTests",
+            dependencies: ["Circuitry"]
         ),
     ],
     swiftLanguageModes: [.v6]

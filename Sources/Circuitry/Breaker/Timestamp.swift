@@ -38,6 +38,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         return Timestamp(millisecondsSince1970: overflow ? .max : sum)
     }
 
+    /// The instant `duration` earlier (saturating instead of overflowing).
+    public static func - (lhs: Timestamp, rhs: Duration) -> Timestamp {
+        let (difference, overflow) = lhs.millisecondsSince1970.subtractingReportingOverflow(rhs.milliseconds)
+        return Timestamp(millisecondsSince1970: overflow ? .min : difference)
+    }
+
     /// The time from `rhs` to `lhs`.
     public static func - (lhs: Timestamp, rhs: Timestamp) -> Duration {
         .milliseconds(lhs.millisecondsSince1970 - rhs.millisecondsSince1970)
