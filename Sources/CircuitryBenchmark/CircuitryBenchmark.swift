@@ -51,6 +51,10 @@ struct Coordinator {
         report.figure("open.create_new_file_ns", Double(monotonicNanoseconds() - creation))
         defer { store.close() }
         let raw = try RawSQLite(path: database, row: "floor")
+        if let name = options.profile {
+            try await SingleProcess(store: store, raw: raw, database: database).profile(name, seconds: options.seconds)
+            return
+        }
 
         let single = try await SingleProcess(store: store, raw: raw, database: database).measure(options)
         for (name, value) in single { report.figure(name, value) }

@@ -19,6 +19,9 @@ struct Options: Sendable {
     /// Keep the temporary folder (database and samples) instead of removing it.
     var keep = false
 
+    /// Runs one single-process case alone for `--seconds`, for a profiler, instead of the benchmark.
+    var profile: String?
+
     // Set in worker processes only.
     var worker: String?
     var database = ""
@@ -30,9 +33,10 @@ struct Options: Sendable {
     static let usage = """
         usage: circuitry-bench [--json PATH] [--rounds N] [--sample-ms N] [--scaling-seconds S] [--scaling-runs N]
                                [--latency-seconds S] [--wal-seconds S] [--many-circuits N] [--memory-circuits N]
-                               [--keep]
+                               [--keep] [--profile CASE [--seconds S]]
         Measures Circuitry against the raw SQLite floor on one temporary database; prints a table and writes
         every figure to the JSON file (default bench-results.json). Build it in release mode: `make bench`.
+        --profile CASE runs one single-process case (e.g. sqlite.execute_failure_ns) alone for a profiler.
         """
 
     struct Invalid: Error, CustomStringConvertible {
@@ -63,6 +67,7 @@ struct Options: Sendable {
             case "--many-circuits": options.manyCircuits = max(10, try number(flag))
             case "--memory-circuits": options.memoryCircuits = max(1, try number(flag))
             case "--keep": options.keep = true
+            case "--profile": options.profile = try value(flag)
             case "--worker": options.worker = try value(flag)
             case "--db": options.database = try value(flag)
             case "--seconds": options.seconds = try number(flag)

@@ -10,6 +10,31 @@ struct SingleProcess: Sendable {
 
     /// Figures in nanoseconds per operation (the median of the rounds), keyed `floor.…`, `sqlite.…`, `memory.…`.
     func measure(_ options: Options) async throws -> [String: Double] {
+        let (cases, factory) = try await cases()
+        let samples = try await RoundRobin(
+            cases: cases, sampleNanoseconds: UInt64(options.sampleMilliseconds) * 1_000_000, rounds: options.rounds
+        ).run()
+        try await factory.flush()
+        return samples.mapValues(median)
+    }
+
+    /// Runs one case alone for `seconds`, for a profiler (`circuitry-bench --profile NAME`).
+    func profile(_ name: String, seconds: Double) async throws {
+        let (cases, factory) = try await cases()
+        guard let timed = cases.first(where: { $0.name == name }) else {
+            throw Options.Invalid(description: "no case \(name); cases: \(cases.map(\.name).joined(separator: ", "))")
+        }
+        let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
+        var operations = 0
+        while monotonicNanoseconds() < deadline {
+            try await timed.run(1000)
+            operations += 1000
+        }
+        try await factory.flush()
+        print("\(name): \(operations) operations in \(seconds) s")
+    }
+
+    private func cases() async throws -> ([TimedCase], BreakerFactory) {
         let memoryStore = InMemoryCircuitStore()
         var cases = [
             TimedCase(name: "floor.write_tx_ns") { [raw] count in
@@ -32,12 +57,7 @@ struct SingleProcess: Sendable {
         // Ten circuits, a breaker made per call as a job queue does (naming and name check included).
         let factory = try BreakerFactory(store: store, logger: quietLogger)
         cases.append(spreadCase("sqlite.execute_success_10_circuits_ns", factory, prefix: "few-", circuits: 10))
-
-        let samples = try await RoundRobin(
-            cases: cases, sampleNanoseconds: UInt64(options.sampleMilliseconds) * 1_000_000, rounds: options.rounds
-        ).run()
-        try await factory.flush()
-        return samples.mapValues(median)
+        return (cases, factory)
     }
 
     /// The same ten circuits, and calls spread over every circuit, once the file holds `options.manyCircuits`.
