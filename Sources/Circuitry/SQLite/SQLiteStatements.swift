@@ -21,6 +21,12 @@ final class SQLiteStatements: @unchecked Sendable {
         name, state, generation, requests, successes, failures, consecutive_successes, consecutive_failures, \
         expires_at, probes, override, override_until, override_reason, open_attempts, window, updated_at
         """
+    private static let columnNames = columns.split(separator: ",").map { String($0.drop { $0 == " " }) }
+    /// `column = ?N` for every column but the name (and `leavingOut`), numbered as in ``columns``.
+    private static func assignments(leavingOut: Set<String>) -> String {
+        columnNames.enumerated().dropFirst().filter { !leavingOut.contains($0.element) }
+            .map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: ", ")
+    }
     private static let transitionColumns = "id, circuit, at, from_state, to_state, generation, reason, actor"
 
     init(_ connection: SQLiteConnection, historyLimit: Int) throws(CircuitStoreError) {
@@ -28,19 +34,16 @@ final class SQLiteStatements: @unchecked Sendable {
         self.historyLimit = historyLimit
         selectOne = try connection.prepare("SELECT \(Self.columns) FROM circuits WHERE name = ?1")
         selectAll = try connection.prepare("SELECT \(Self.columns) FROM circuits ORDER BY name")
+        let parameters = (1...Self.columnNames.count).map { "?\($0)" }.joined(separator: ", ")
         upsertOne = try connection.prepare(
             """
-            INSERT INTO circuits (\(Self.columns))
-            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
-            ON CONFLICT (name) DO UPDATE SET state = ?2, generation = ?3, requests = ?4, successes = ?5,
-                failures = ?6, consecutive_successes = ?7, consecutive_failures = ?8, expires_at = ?9, probes = ?10,
-                override = ?11, override_until = ?12, override_reason = ?13, open_attempts = ?14, window = ?15, updated_at = ?16
+            INSERT INTO circuits (\(Self.columns)) VALUES (\(parameters))
+            ON CONFLICT (name) DO UPDATE SET \(Self.assignments(leavingOut: []))
             """)
+        // The same parameters as the upsert, leaving the columns with CHECK constraints alone (see `write`).
         updateCounts = try connection.prepare(
             """
-            UPDATE circuits SET generation = ?2, requests = ?3, successes = ?4, failures = ?5,
-                consecutive_successes = ?6, consecutive_failures = ?7, expires_at = ?8, probes = ?9,
-                open_attempts = ?10, updated_at = ?11
+            UPDATE circuits SET \(Self.assignments(leavingOut: ["state", "override", "override_until", "override_reason"]))
             WHERE name = ?1
             """)
         deleteOne = try connection.prepare("DELETE FROM circuits WHERE name = ?1")
@@ -98,17 +101,7 @@ final class SQLiteStatements: @unchecked Sendable {
             return try upsert(record)
         }
         try updateCounts.use { statement in
-            try statement.bind(1, record.name)
-            try statement.bind(2, record.generation)
-            try statement.bind(3, record.counts.requests)
-            try statement.bind(4, record.counts.successes)
-            try statement.bind(5, record.counts.failures)
-            try statement.bind(6, record.counts.consecutiveSuccesses)
-            try statement.bind(7, record.counts.consecutiveFailures)
-            try statement.bind(8, record.expiresAt?.millisecondsSince1970)
-            try statement.bind(9, Self.probesText(record.probes))
-            try statement.bind(10, record.openAttempts)
-            try statement.bind(11, record.updatedAt.millisecondsSince1970)
+            try Self.bindColumns(record, to: statement)
             try statement.run()
         }
     }
@@ -119,35 +112,40 @@ final class SQLiteStatements: @unchecked Sendable {
 
     func upsert(_ record: CircuitRecord) throws {
         try upsertOne.use { statement in
-            try statement.bind(1, record.name)
-            try statement.bind(2, record.state.rawValue)
-            try statement.bind(3, record.generation)
-            try statement.bind(4, record.counts.requests)
-            try statement.bind(5, record.counts.successes)
-            try statement.bind(6, record.counts.failures)
-            try statement.bind(7, record.counts.consecutiveSuccesses)
-            try statement.bind(8, record.counts.consecutiveFailures)
-            try statement.bind(9, record.expiresAt?.millisecondsSince1970)
-            try statement.bind(10, Self.probesText(record.probes))
-            switch record.override {
-            case nil:
-                try statement.bind(11, nil as String?)
-                try statement.bind(12, nil as Int64?)
-                try statement.bind(13, nil as String?)
-            case .forcedOpen(let until, let reason):
-                try statement.bind(11, "forced-open")
-                try statement.bind(12, until?.millisecondsSince1970)
-                try statement.bind(13, reason)
-            case .forcedClosed(let reason):
-                try statement.bind(11, "forced-closed")
-                try statement.bind(12, nil as Int64?)
-                try statement.bind(13, reason)
-            }
-            try statement.bind(14, record.openAttempts)
-            try statement.bind(15, Self.encode(record.window))
-            try statement.bind(16, record.updatedAt.millisecondsSince1970)
+            try Self.bindColumns(record, to: statement)
             try statement.run()
         }
+    }
+
+    /// Binds every field of `record` to the parameter numbered as its column in ``columns``.
+    private static func bindColumns(_ record: CircuitRecord, to statement: SQLiteStatement) throws {
+        try statement.bind(1, record.name)
+        try statement.bind(2, record.state.rawValue)
+        try statement.bind(3, record.generation)
+        try statement.bind(4, record.counts.requests)
+        try statement.bind(5, record.counts.successes)
+        try statement.bind(6, record.counts.failures)
+        try statement.bind(7, record.counts.consecutiveSuccesses)
+        try statement.bind(8, record.counts.consecutiveFailures)
+        try statement.bind(9, record.expiresAt?.millisecondsSince1970)
+        try statement.bind(10, probesText(record.probes))
+        switch record.override {
+        case nil:
+            try statement.bind(11, nil as String?)
+            try statement.bind(12, nil as Int64?)
+            try statement.bind(13, nil as String?)
+        case .forcedOpen(let until, let reason):
+            try statement.bind(11, "forced-open")
+            try statement.bind(12, until?.millisecondsSince1970)
+            try statement.bind(13, reason)
+        case .forcedClosed(let reason):
+            try statement.bind(11, "forced-closed")
+            try statement.bind(12, nil as Int64?)
+            try statement.bind(13, reason)
+        }
+        try statement.bind(14, record.openAttempts)
+        try statement.bind(15, encode(record.window))
+        try statement.bind(16, record.updatedAt.millisecondsSince1970)
     }
 
     func delete(_ name: String) throws -> Bool {
