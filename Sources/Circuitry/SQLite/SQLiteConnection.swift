@@ -77,6 +77,8 @@ final class SQLiteConnection {
     private let walPath: String
     /// Write transactions committed since the WAL's size was last looked at.
     private var commitsSinceWALCheck = 0
+    /// Whether the last look found the WAL above ``walRestartThreshold`` and the checkpoint did not succeed.
+    private var walIsLarge = false
     /// Above this many bytes of WAL, a commit is followed by a `RESTART` checkpoint (see ``checkpointIfWALIsLarge()``).
     var walRestartThreshold: Int64 = 16 << 20
 
@@ -225,7 +227,8 @@ final class SQLiteConnection {
         try statement.use { try $0.run() }
     }
 
-    /// Every 16 commits, looks at the WAL's size; above ``walRestartThreshold``, runs a `RESTART` checkpoint.
+    /// Every 16 commits (every commit while the WAL is too large), looks at the WAL's size; above
+    /// ``walRestartThreshold``, runs a `RESTART` checkpoint.
     ///
     /// The automatic checkpoint after a commit is `PASSIVE`: it copies only the frames that no reader still needs,
     /// and the WAL starts again from its beginning only when a writer finds it entirely copied and unread. While
@@ -235,15 +238,20 @@ final class SQLiteConnection {
     /// > blocks (calls the busy-handler callback) until all readers are finished with the log file. This ensures
     /// > that the next writer will restart the log file from the beginning.
     /// https://www.sqlite.org/c3ref/wal_checkpoint_v2.html
-    /// Readers hold the WAL for microseconds, so the wait is short; it is bounded by the busy handler. The commit is
-    /// already durable, so a checkpoint that fails (busy, I/O) is left for the next check rather than reported.
+    /// Readers hold the WAL for microseconds, so the wait is short; it is bounded by the busy handler. It fails at
+    /// once with SQLITE_BUSY while another connection checkpoints (every commit runs the automatic one once the WAL
+    /// has 1,000 pages), so after a failure the next commit tries again. The commit is already durable, so a
+    /// checkpoint that fails is left for the next commit rather than reported.
     private func checkpointIfWALIsLarge() {
         commitsSinceWALCheck += 1
-        guard commitsSinceWALCheck >= 16, let handle else { return }
+        guard walIsLarge || commitsSinceWALCheck >= 16, let handle else { return }
         commitsSinceWALCheck = 0
         var info = stat()
-        guard stat(walPath, &info) == 0, Int64(info.st_size) > walRestartThreshold else { return }
-        _ = sqlite3_wal_checkpoint_v2(handle, "main", SQLITE_CHECKPOINT_RESTART, nil, nil)
+        walIsLarge = stat(walPath, &info) == 0 && Int64(info.st_size) > walRestartThreshold
+        guard walIsLarge else { return }
+        if sqlite3_wal_checkpoint_v2(handle, "main", SQLITE_CHECKPOINT_RESTART, nil, nil) == SQLITE_OK {
+            walIsLarge = false
+        }
     }
 
     func lastError(_ rc: Int32, sql: String?) -> CircuitStoreError {
