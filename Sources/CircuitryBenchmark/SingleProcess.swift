@@ -55,20 +55,20 @@ struct SingleProcess: Sendable {
         cases += try await breakerCases(prefix: "memory", store: memoryStore)
 
         // Ten circuits, a breaker made per call as a job queue does (naming and name check included).
-        let factory = try BreakerFactory(store: store, logger: quietLogger)
-        cases.append(spreadCase("sqlite.execute_success_10_circuits_ns", factory, prefix: "few-", circuits: 10))
+        let factory = try BreakerFactory(store: store, configuration: tenantConfiguration(), logger: quietLogger)
+        cases.append(spreadCase("sqlite.execute_success_10_circuits_ns", factory, base: "few", circuits: 10))
         return (cases, factory)
     }
 
     /// The same ten circuits, and calls spread over every circuit, once the file holds `options.manyCircuits`.
     func manyCases(_ options: Options) async throws -> [String: Double] {
-        let factory = try BreakerFactory(store: store, logger: quietLogger)
+        let factory = try BreakerFactory(store: store, configuration: tenantConfiguration(), logger: quietLogger)
         let cases = [
             TimedCase(name: "floor.read_big_file_ns") { [raw] count in
                 for _ in 0..<count { try raw.read() }
             },
-            spreadCase("sqlite.execute_success_10_circuits_big_file_ns", factory, prefix: "few-", circuits: 10),
-            spreadCase("sqlite.execute_success_spread_ns", factory, prefix: "many-", circuits: options.manyCircuits),
+            spreadCase("sqlite.execute_success_10_circuits_big_file_ns", factory, base: "few", circuits: 10),
+            spreadCase("sqlite.execute_success_spread_ns", factory, base: "many", circuits: options.manyCircuits),
         ]
         let samples = try await RoundRobin(
             cases: cases, sampleNanoseconds: UInt64(options.sampleMilliseconds) * 1_000_000, rounds: options.rounds
@@ -77,13 +77,15 @@ struct SingleProcess: Sendable {
         return samples.mapValues(median)
     }
 
-    private func spreadCase(_ name: String, _ factory: BreakerFactory, prefix: String, circuits: Int) -> TimedCase {
-        let names = (0..<circuits).map { "\(prefix)\($0)" }
+    /// Calls circuits `base/0` … `base/(circuits - 1)` at random, making the breaker per call from a tenant context
+    /// as a job queue does (naming function and name check included).
+    private func spreadCase(_ name: String, _ factory: BreakerFactory, base: String, circuits: Int) -> TimedCase {
+        let tenants = (0..<circuits).map { "\($0)" }
         let random = Mutex(SplitMix(state: 42))
         return TimedCase(name: name) { count in
             for _ in 0..<count {
-                let index = random.withLock { Int($0.next() % UInt64(names.count)) }
-                try await factory.breaker(for: names[index]).execute {}
+                let index = random.withLock { Int($0.next() % UInt64(tenants.count)) }
+                try await factory.breaker(for: base, context: ["tenant": tenants[index]]).execute {}
             }
         }
     }

@@ -12,6 +12,13 @@ let quietLogger: Logger = {
     return logger
 }()
 
+/// A configuration that names circuits `base/tenant`, as a job queue does (the documented naming function).
+func tenantConfiguration(_ settings: BreakerSettings = BreakerSettings()) -> BreakerFactory.Configuration {
+    var configuration = BreakerFactory.Configuration(settings: settings)
+    configuration.naming = { base, context in "\(base)/\(context["tenant"] ?? "-")" }
+    return configuration
+}
+
 /// Settings under which failures never open the circuit: every failure is a write and nothing else changes.
 let neverTrips = BreakerSettings(failureThreshold: Int.max)
 
@@ -107,15 +114,15 @@ enum Worker {
                 busyWaits: waits.count))
     }
 
-    /// A worker that uses `--circuits` circuits: one failing call each (a stored row) and three successes each
+    /// A worker that uses `--circuits` circuits (`memory/0` …, one base name and a tenant each): one failing call each (a stored row) and three successes each
     /// (batched, then flushed); reports its peak RSS.
     private static func memory(_ options: Options) async throws {
         let store = try SQLiteCircuitStore(path: options.database)
         defer { store.close() }
         let factory = try BreakerFactory(
-            store: store, configuration: BreakerFactory.Configuration(settings: neverTrips), logger: quietLogger)
+            store: store, configuration: tenantConfiguration(neverTrips), logger: quietLogger)
         for index in 0..<options.circuits {
-            let breaker = try factory.breaker(for: "memory-\(index)")
+            let breaker = try factory.breaker(for: "memory", context: ["tenant": "\(index)"])
             do { try await breaker.execute { throw Boom() } } catch {}
             for _ in 0..<3 { try await breaker.execute {} }
         }
