@@ -11,8 +11,8 @@ struct Options: Sendable {
     var scalingRuns = 3
     /// How long the 4-process latency run lasts, in seconds.
     var latencySeconds = 5.0
-    /// How long the saturated 4-process WAL run lasts, in seconds (the figure is 30; default 10).
-    var walSeconds = 10.0
+    /// How long the saturated 4-process WAL run lasts, in seconds.
+    var walSeconds = 30.0
     /// Circuits in the large file, and circuits used by the memory worker.
     var manyCircuits = 100_000
     var memoryCircuits = 10_000
