@@ -23,7 +23,9 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// The instant in ISO 8601 with milliseconds, in UTC: `2026-11-29T12:30:05.250Z`.
     public var description: String {
-        date.formatted(.iso8601.year().month().day().time(includingFractionalSeconds: true))
+        // Without `.timeZone(...)` the style drops the `Z`, and the text no longer names an instant.
+        date.formatted(
+            .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
     }
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
