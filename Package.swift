@@ -6,12 +6,15 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Circuitry", targets: ["Circuitry"]),
+        .executable(name: "circuitry", targets: ["CircuitryCLI"]),
     ],
     dependencies: [
         // Logging API the caller wires up; the library never bootstraps it.
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         // Counters and gauges the caller wires up; the library never bootstraps it.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
+        // Command-line parsing for the `circuitry` executable only; the library does not depend on it.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
         // Our own namespaced module over the system's libsqlite3 (never re-exported).
@@ -28,12 +31,27 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The `circuitry` command. Not a folder named `circuitry`: that is `Circuitry` on case-insensitive disks.
+        .executableTarget(
+            name: "CircuitryCLI",
+            dependencies: [
+                "Circuitry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/CircuitryCLI"
+        ),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
                 "Circuitry",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Runs the built `circuitry` binary as a subprocess; depends on the target so that it is built first.
+        .testTarget(
+            name: "CircuitryCLITests",
+            dependencies: ["CircuitryCLI", "Circuitry"]
         ),
     ],
     swiftLanguageModes: [.v6]
