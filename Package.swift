@@ -51,7 +51,11 @@ let package = Package(
         // Runs the built `circuitry` binary as a subprocess; depends on the target so that it is built first.
         .testTarget(
             name: "CircuitryCLITests",
-            dependencies: ["CircuitryCLI", "Circuitry"]
+            dependencies: [
+                "CircuitryCLI",
+                "Circuitry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
