@@ -31,6 +31,14 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The contract every store must honour, run by each store's tests (not a product).
+        .target(
+            name: "CircuitryStoreConformance",
+            dependencies: [
+                "Circuitry",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The `circuitry` command. Not a folder named `circuitry`: that is `Circuitry` on case-insensitive disks.
         .executableTarget(
             name: "CircuitryCLI",
@@ -45,7 +53,9 @@ let package = Package(
             name: "CircuitryTests",
             dependencies: [
                 "Circuitry",
+                "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         // Runs the built `circuitry` binary as a subprocess; depends on the target so that it is built first.

@@ -23,10 +23,10 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// The instant in ISO 8601 with milliseconds, in UTC: `2026-11-29T12:30:05.250Z`.
     public var description: String {
-        // Without `.timeZone(...)` the style drops the `Z`, and the text no longer names an instant.
-        date.formatted(
-            .iso8601.year().month().day().time(includingFractionalSeconds: true).timeZone(separator: .omitted))
+        date.formatted(Self.iso8601)
     }
+
+    private static let iso8601 = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
         lhs.millisecondsSince1970 < rhs.millisecondsSince1970
@@ -36,6 +36,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public static func + (lhs: Timestamp, rhs: Duration) -> Timestamp {
         let (sum, overflow) = lhs.millisecondsSince1970.addingReportingOverflow(rhs.milliseconds)
         return Timestamp(millisecondsSince1970: overflow ? .max : sum)
+    }
+
+    /// The instant `duration` earlier (saturating instead of overflowing).
+    public static func - (lhs: Timestamp, rhs: Duration) -> Timestamp {
+        let (difference, overflow) = lhs.millisecondsSince1970.subtractingReportingOverflow(rhs.milliseconds)
+        return Timestamp(millisecondsSince1970: overflow ? .min : difference)
     }
 
     /// The time from `rhs` to `lhs`.

@@ -47,7 +47,8 @@ private func busyHandler(_ context: UnsafeMutableRawPointer?, _ invocations: Int
     let elapsed = now - state.startedAt
     guard elapsed < bound else { return 0 }
     let exponent = min(Int(invocations), 16)
-    let base = min(UInt64(state.policy.initialDelayMicroseconds) << exponent, UInt64(state.policy.maximumDelayMicroseconds))
+    let base = min(
+        UInt64(state.policy.initialDelayMicroseconds) << exponent, UInt64(state.policy.maximumDelayMicroseconds))
     // Full jitter between half the step and the step, so that waiting processes do not wake in lockstep.
     let delay = UInt64.random(in: (base / 2)...max(base / 2, base))
     let remaining = (bound - elapsed) / 1000

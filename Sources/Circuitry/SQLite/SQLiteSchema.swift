@@ -27,6 +27,8 @@ enum SQLiteSchema {
             override_until        INTEGER,
             override_reason       TEXT,
             open_attempts         INTEGER NOT NULL DEFAULT 0,
+            -- rate-window buckets, 'start_ms:calls:failures:slow_calls' separated by commas, oldest first
+            window                TEXT NOT NULL DEFAULT '',
             updated_at            INTEGER NOT NULL
         ) WITHOUT ROWID;
 

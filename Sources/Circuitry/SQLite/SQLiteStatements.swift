@@ -8,6 +8,7 @@ final class SQLiteStatements: @unchecked Sendable {
     private let selectAll: SQLiteStatement
     private let upsertOne: SQLiteStatement
     private let deleteOne: SQLiteStatement
+    private let deleteIdle: SQLiteStatement
     private let insertTransition: SQLiteStatement
     private let pruneTransitions: SQLiteStatement
     private let historyOfOne: SQLiteStatement
@@ -17,7 +18,7 @@ final class SQLiteStatements: @unchecked Sendable {
 
     private static let columns = """
         name, state, generation, requests, successes, failures, consecutive_successes, consecutive_failures, \
-        expires_at, probes, override, override_until, override_reason, open_attempts, updated_at
+        expires_at, probes, override, override_until, override_reason, open_attempts, window, updated_at
         """
     private static let transitionColumns = "id, circuit, at, from_state, to_state, generation, reason, actor"
 
@@ -28,12 +29,18 @@ final class SQLiteStatements: @unchecked Sendable {
         selectAll = try connection.prepare("SELECT \(Self.columns) FROM circuits ORDER BY name")
         upsertOne = try connection.prepare(
             """
-            INSERT INTO circuits (\(Self.columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+            INSERT INTO circuits (\(Self.columns))
+            VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
             ON CONFLICT (name) DO UPDATE SET state = ?2, generation = ?3, requests = ?4, successes = ?5,
                 failures = ?6, consecutive_successes = ?7, consecutive_failures = ?8, expires_at = ?9, probes = ?10,
-                override = ?11, override_until = ?12, override_reason = ?13, open_attempts = ?14, updated_at = ?15
+                override = ?11, override_until = ?12, override_reason = ?13, open_attempts = ?14, window = ?15, updated_at = ?16
             """)
         deleteOne = try connection.prepare("DELETE FROM circuits WHERE name = ?1")
+        deleteIdle = try connection.prepare(
+            """
+            DELETE FROM circuits WHERE state = 'closed' AND override IS NULL AND updated_at < ?1
+            RETURNING name
+            """)
         insertTransition = try connection.prepare(
             """
             INSERT INTO transitions (circuit, at, from_state, to_state, generation, reason, actor)
@@ -81,7 +88,8 @@ final class SQLiteStatements: @unchecked Sendable {
             try statement.bind(7, record.counts.consecutiveSuccesses)
             try statement.bind(8, record.counts.consecutiveFailures)
             try statement.bind(9, record.expiresAt?.millisecondsSince1970)
-            try statement.bind(10, record.probes.map { "\($0.id)@\($0.deadline.millisecondsSince1970)" }.joined(separator: ","))
+            try statement.bind(
+                10, record.probes.map { "\($0.id)@\($0.deadline.millisecondsSince1970)" }.joined(separator: ","))
             switch record.override {
             case nil:
                 try statement.bind(11, nil as String?)
@@ -97,7 +105,8 @@ final class SQLiteStatements: @unchecked Sendable {
                 try statement.bind(13, reason)
             }
             try statement.bind(14, record.openAttempts)
-            try statement.bind(15, record.updatedAt.millisecondsSince1970)
+            try statement.bind(15, Self.encode(record.window))
+            try statement.bind(16, record.updatedAt.millisecondsSince1970)
             try statement.run()
         }
     }
@@ -108,6 +117,15 @@ final class SQLiteStatements: @unchecked Sendable {
             try statement.run()
         }
         return connection.changes > 0
+    }
+
+    func removeIdle(before cutoff: Timestamp) throws -> [String] {
+        try deleteIdle.use { statement in
+            try statement.bind(1, cutoff.millisecondsSince1970)
+            var names: [String] = []
+            while try statement.step() { names.append(statement.text(0) ?? "") }
+            return names.sorted()
+        }
     }
 
     // MARK: History
@@ -165,7 +183,8 @@ final class SQLiteStatements: @unchecked Sendable {
         switch row.text(10) {
         case nil: override = nil
         case "forced-open":
-            override = .forcedOpen(until: row.optionalInt64(11).map { Timestamp(millisecondsSince1970: $0) }, reason: row.text(12))
+            override = .forcedOpen(
+                until: row.optionalInt64(11).map { Timestamp(millisecondsSince1970: $0) }, reason: row.text(12))
         case "forced-closed": override = .forcedClosed(reason: row.text(12))
         case let other?: throw malformed("override \(other.debugDescription)")
         }
@@ -180,7 +199,24 @@ final class SQLiteStatements: @unchecked Sendable {
             probes: try probes(row.text(9) ?? ""),
             override: override,
             openAttempts: row.int64(13),
-            updatedAt: Timestamp(millisecondsSince1970: row.int64(14)))
+            window: try window(row.text(14) ?? ""),
+            updatedAt: Timestamp(millisecondsSince1970: row.int64(15)))
+    }
+
+    private static func encode(_ window: [WindowBucket]) -> String {
+        window.map { "\($0.start.millisecondsSince1970):\($0.calls):\($0.failures):\($0.slowCalls)" }
+            .joined(separator: ",")
+    }
+
+    private static func window(_ text: String) throws -> [WindowBucket] {
+        guard !text.isEmpty else { return [] }
+        return try text.split(separator: ",").map { item in
+            let fields = item.split(separator: ":").compactMap { Int64($0) }
+            guard fields.count == 4 else { throw malformed("rate-window bucket \(String(item).debugDescription)") }
+            return WindowBucket(
+                start: Timestamp(millisecondsSince1970: fields[0]), calls: fields[1], failures: fields[2],
+                slowCalls: fields[3])
+        }
     }
 
     private static func state(_ text: String?) throws -> CircuitState {
