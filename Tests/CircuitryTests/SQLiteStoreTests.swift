@@ -247,16 +247,24 @@ final class CapturedLogs: Sendable {
         let path = folder.path("waits.sqlite")
         let metrics = TestMetrics()
         let store = try SQLiteCircuitStore(path: path, configuration: .init(metricsFactory: metrics))
-        let holder = try SQLiteBusyTests.LockHolder(path)
-        let release = Task {
-            try await Task.sleep(for: .milliseconds(50))  // real time: another connection holds a real lock
-            try holder.release()
+        nonisolated(unsafe) let holder = try SQLiteBusyTests.LockHolder(path)
+        // A thread of its own, not a task: `update` blocks its pool thread while it waits for the lock, and on a
+        // loaded 2-core machine a releasing task may get no thread before the busy bound (1 s) has passed.
+        let released = Mutex<Bool?>(nil)
+        Thread.detachNewThread {
+            Thread.sleep(forTimeInterval: 0.05)  // real time: another connection holds a real lock
+            let ok = (try? holder.release()) != nil
+            released.withLock { $0 = ok }
         }
         let written = try await store.update("x") { record, now in
             record = CircuitRecord(name: "x", createdAt: now)
             return StoreUpdate(value: true, write: true)
         }
-        try await release.value
+        let deadline = ContinuousClock.now + .seconds(5)
+        while released.withLock({ $0 }) == nil, ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        #expect(released.withLock { $0 } == true)
         #expect(written)
         let waits = try metrics.expectTimer("circuitry_sqlite_busy_wait")
         #expect(waits.values.count == 1)
