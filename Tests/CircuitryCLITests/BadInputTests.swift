@@ -95,6 +95,52 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: cli.path("ran")))
     }
 
+    @Test func busyPastTheBound() async throws {
+        let cli = try CLIHarness()
+        #expect(try await cli.run(["reset", "x"] + cli.db).status == 0)
+        // Another process holds the write lock: the sqlite3 shell, inside BEGIN IMMEDIATE, until its input closes.
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        holder.arguments = ["sqlite3", cli.databasePath]
+        let input = Pipe()
+        let outputPath = cli.path("holder-output")
+        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
+        holder.standardInput = input
+        holder.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
+        try holder.run()
+        defer {
+            try? input.fileHandleForWriting.close()
+            holder.waitUntilExit()
+        }
+        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
+        let locked = await cli.eventually {
+            (try? String(contentsOfFile: outputPath, encoding: .utf8))?.contains("locked") == true
+        }
+        try #require(locked)
+
+        let started = ContinuousClock.now
+        let result = try await cli.run(["trip", "x"] + cli.db)
+        expectStorageError(result, path: cli.databasePath, cause: "busy")
+        #expect(ContinuousClock.now - started < .seconds(20), "the wait is bounded")
+        // A read needs no lock.
+        #expect(try await cli.run(["show", "x"] + cli.db).status == 0)
+    }
+
+    @Test(arguments: [
+        ("future-schema.sqlite", "newer schema"), ("foreign.sqlite", "not a Circuitry database"),
+        ("not-a-database.sqlite", "not a database"), ("truncated.sqlite", "corrupt"),
+    ])
+    func fixtureIsRefusedAndLeftAlone(fixture: String, cause: String) async throws {
+        let cli = try CLIHarness()
+        let path = try cli.copyFixture(fixture)
+        let before = try Data(contentsOf: URL(fileURLWithPath: path))
+        for arguments in everySubcommand(db: path, marker: cli.path("ran")) {
+            expectStorageError(try await cli.run(arguments), path: path, cause: cause)
+        }
+        #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "the file is left alone")
+        #expect(!FileManager.default.fileExists(atPath: cli.path("ran")))
+    }
+
     @Test func missingFolder() async throws {
         let cli = try CLIHarness()
         let path = cli.path("no/such/folder/breakers.sqlite")

@@ -145,6 +145,15 @@ final class CLIHarness {
             timeout: timeout, sourceLocation: sourceLocation)
     }
 
+    /// Copies `Fixtures/<name>` into the test's folder and returns the copy's path.
+    func copyFixture(_ name: String) throws -> String {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(name)
+        let destination = path(name)
+        try FileManager.default.copyItem(atPath: source.path, toPath: destination)
+        return destination
+    }
+
     /// `show NAME --json`, decoded.
     func circuit(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String: Any] {
         let shown = try await run(["show", name, "--json"] + db, sourceLocation: sourceLocation)

@@ -193,6 +193,19 @@ import Testing
         #expect(entries.last?["reason"] as? String == "forced open: later")
     }
 
+    @Test func readsADatabaseThatAUserAlreadyHas() async throws {
+        let cli = try CLIHarness()
+        let path = try cli.copyFixture("sample-v1.sqlite")
+        let listed = try await cli.run(["list", "--json", "--db", path])
+        #expect(listed.status == 0, "\(listed)")
+        let circuits = try jsonLines(listed.stdout)
+        #expect(circuits.map { $0["name"] as? String } == ["billing/initech", "send-email/acme", "send-email/globex"])
+        #expect(circuits[1]["successes"] as? Int == 118)
+        let shown = try await cli.run(["show", "send-email/globex", "--db", path])
+        #expect(shown.status == 0, "\(shown)")
+        #expect(shown.stdout.contains("half-open -> open  gen 8  probe failed  (pid 102 on worker-1)"), "\(shown)")
+    }
+
     @Test func databaseComesFromTheEnvironmentWhenDbIsNotGiven() async throws {
         let cli = try CLIHarness()
         let environment = ["CIRCUITRY_DB": cli.databasePath]
