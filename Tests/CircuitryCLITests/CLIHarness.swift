@@ -112,9 +112,16 @@ final class CLIHarness {
 
     /// Starts `circuitry <arguments>` with `CIRCUITRY_DB` unset unless `environment` sets it.
     func launch(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Launched {
+        try launchProcess(Self.binary.path, arguments, environment: environment, stdin: stdin)
+    }
+
+    /// Starts `executable <arguments>` with `CIRCUITRY_DB` unset unless `environment` sets it.
+    func launchProcess(
+        _ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil
+    ) throws -> Launched {
         launches += 1
         let process = Process()
-        process.executableURL = Self.binary
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var base = ProcessInfo.processInfo.environment
         base["CIRCUITRY_DB"] = nil

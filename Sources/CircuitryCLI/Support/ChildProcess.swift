@@ -60,10 +60,24 @@ enum ChildProcess {
     static func spawn(_ arguments: [String]) throws(SpawnFailure) -> pid_t {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
+        #if canImport(Darwin)
+            var attributes: posix_spawnattr_t? = nil
+        #else
+            var attributes = posix_spawnattr_t()
+        #endif
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        // The command starts with no signal blocked. Without this it would inherit the mask of the thread that
+        // spawns it, and the executor's threads block SIGINT, SIGTERM, SIGHUP and more: the command could not be
+        // interrupted. (Caught signals return to their default action at exec; ignored ones stay ignored.)
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        posix_spawnattr_setsigmask(&attributes, &unblocked)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
         var pid: pid_t = 0
         // > posix_spawnp() returns an error number on failure (glibc reports exec failures too, since 2.24).
         // > https://man7.org/linux/man-pages/man3/posix_spawn.3.html
-        let result = posix_spawnp(&pid, arguments[0], nil, nil, &argv, environ)
+        let result = posix_spawnp(&pid, arguments[0], nil, &attributes, &argv, environ)
         guard result == 0 else { throw SpawnFailure(command: arguments[0], errorNumber: result) }
         return pid
     }
