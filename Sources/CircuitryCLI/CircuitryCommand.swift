@@ -13,11 +13,11 @@ struct CircuitryCommand: AsyncParsableCommand {
               0    success
               1    show or forget of a circuit that the database does not have
               64   usage error (bad option, duration or circuit name; no database given)
-              74   the database cannot be used (cannot open, not a database, newer schema, busy, ...)
+              74   the database cannot be used (cannot open, not a database, busy, ...)
               75   run: the circuit rejected the call; the command was not started
               124  run: --timeout killed the command
               126  run: the command could not be executed; 127: it was not found
-              otherwise, run exits with the command's own status (128 + N when signal N killed it)
+              else run exits with the command's own status (128 + N for signal N)
             """,
         subcommands: [
             RunCommand.self, ListCommand.self, ShowCommand.self, TripCommand.self, CloseCommand.self,

@@ -56,7 +56,7 @@ struct RunCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "After --timeout, send SIGKILL if the command is still running this long after SIGTERM.",
+            "After --timeout, send SIGKILL if the command still runs this long after SIGTERM (default 2s).",
             valueName: "duration"),
         transform: DurationArgument.init(parsing:))
     var killAfter: DurationArgument = try! DurationArgument(parsing: "2s")
