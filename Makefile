@@ -19,6 +19,9 @@ test:
 	$(SWIFT) build --build-tests $(STRICT)
 	$(SWIFT) test --skip-build
 
+demo:
+	$(SWIFT) run -c release circuitry-demo
+
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
 

@@ -7,13 +7,17 @@ let package = Package(
     products: [
         .library(name: "Circuitry", targets: ["Circuitry"]),
         .executable(name: "circuitry", targets: ["CircuitryCLI"]),
+        // The multi-tenant job-queue demo that `make demo` runs.
+        .executable(name: "circuitry-demo", targets: ["CircuitryDemo"]),
+        // A test helper: one worker process of the cross-process test suite.
+        .executable(name: "circuitry-worker", targets: ["CircuitryWorker"]),
     ],
     dependencies: [
         // Logging API the caller wires up; the library never bootstraps it.
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         // Counters and gauges the caller wires up; the library never bootstraps it.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
-        // Command-line parsing for the `circuitry` executable only; the library does not depend on it.
+        // Command-line parsing for the executables only; the library does not depend on it.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
@@ -49,6 +53,24 @@ let package = Package(
             ],
             path: "Sources/CircuitryCLI"
         ),
+        .executableTarget(
+            name: "CircuitryWorker",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "CircuitryDemo",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
@@ -66,6 +88,12 @@ let package = Package(
                 "Circuitry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // Real worker processes on a real database file. `swift test` builds every product first, so the
+        // tests find `circuitry-worker` beside their own bundle.
+        .testTarget(
+            name: "CircuitryProcessTests",
+            dependencies: ["Circuitry"]
         ),
     ],
     swiftLanguageModes: [.v6]

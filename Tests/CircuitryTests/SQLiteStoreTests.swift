@@ -131,7 +131,9 @@ func expectRefused(_ path: String, _ code: CircuitStoreError.Code, sourceLocatio
 /// A lock held by another connection past the busy bound.
 @Suite struct SQLiteBusyTests {
     /// Holds the write lock of `path` on a connection of its own until released.
-    final class LockHolder {
+    ///
+    /// `@unchecked Sendable`: a test uses it from one thread at a time (taken on one, released on another).
+    final class LockHolder: @unchecked Sendable {
         let connection: SQLiteConnection
         init(_ path: String) throws {
             connection = try SQLiteConnection(path: path, busy: BusyPolicy(bound: .seconds(1)))
@@ -247,24 +249,20 @@ final class CapturedLogs: Sendable {
         let path = folder.path("waits.sqlite")
         let metrics = TestMetrics()
         let store = try SQLiteCircuitStore(path: path, configuration: .init(metricsFactory: metrics))
-        nonisolated(unsafe) let holder = try SQLiteBusyTests.LockHolder(path)
-        // A thread of its own, not a task: `update` blocks its pool thread while it waits for the lock, and on a
-        // loaded 2-core machine a releasing task may get no thread before the busy bound (1 s) has passed.
-        let released = Mutex<Bool?>(nil)
+        let holder = try SQLiteBusyTests.LockHolder(path)
+        // The other connection lets go after 50 ms of real time, on a thread of its own: the store's wait blocks its
+        // caller's thread, and the test's cooperative threads may all be busy.
+        let released = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
-            Thread.sleep(forTimeInterval: 0.05)  // real time: another connection holds a real lock
-            let ok = (try? holder.release()) != nil
-            released.withLock { $0 = ok }
+            usleep(50_000)
+            try? holder.release()
+            released.signal()
         }
         let written = try await store.update("x") { record, now in
             record = CircuitRecord(name: "x", createdAt: now)
             return StoreUpdate(value: true, write: true)
         }
-        let deadline = ContinuousClock.now + .seconds(5)
-        while released.withLock({ $0 }) == nil, ContinuousClock.now < deadline {
-            try await Task.sleep(for: .milliseconds(5))
-        }
-        #expect(released.withLock { $0 } == true)
+        released.wait()
         #expect(written)
         let waits = try metrics.expectTimer("circuitry_sqlite_busy_wait")
         #expect(waits.values.count == 1)
