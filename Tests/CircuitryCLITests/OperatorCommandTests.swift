@@ -153,6 +153,21 @@ import Testing
         #expect(try await cli.run(["run", "--circuit", "gone"] + cli.db + ["--", "true"]).status == 0)
     }
 
+    @Test func prunesOnlyIdleClosedCircuits() async throws {
+        let cli = try CLIHarness()
+        try await fail(cli, "tripped", times: 1, threshold: 1)
+        #expect(try await cli.run(["run", "--circuit", "healthy"] + cli.db + ["--", "true"]).status == 0)
+        let none = try await cli.run(["prune", "--idle", "1h"] + cli.db)
+        #expect(none.status == 0, "\(none)")
+        #expect(none.stdout.isEmpty)
+        let pruned = try await cli.run(["prune", "--idle", "1ms"] + cli.db)
+        #expect(pruned.status == 0, "\(pruned)")
+        #expect(pruned.stdout == "healthy\n")
+        #expect(try await cli.run(["show", "healthy"] + cli.db).status == 1)
+        #expect(try await cli.run(["show", "tripped"] + cli.db).status == 0)
+        #expect(try await cli.run(["prune", "--idle", "soon"] + cli.db).status == 64)
+    }
+
     @Test func historyPrintsTransitionsOldestFirst() async throws {
         let cli = try CLIHarness()
         try await fail(cli, "a", times: 1, threshold: 1)

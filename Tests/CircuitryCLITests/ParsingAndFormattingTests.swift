@@ -68,6 +68,26 @@ import Testing
 
         let explicit = try RunCommand.parse(["--circuit", "x", "--db", "b", "--probe-timeout", "1s", "--", "true"])
         #expect(explicit.settings.probeTimeout == .seconds(1))
+
+        let policies = try RunCommand.parse([
+            "--circuit", "x", "--db", "b", "--failure-rate", "0.5", "--rate-window", "30s", "--minimum-throughput",
+            "10", "--slow-call", "2s", "--slow-call-rate", "0.8", "--backoff-factor", "3", "--backoff-max", "10m",
+            "--", "true",
+        ])
+        let settings = policies.settings
+        #expect(
+            settings.rateWindow
+                == RateWindowPolicy(
+                    samplingDuration: .seconds(30), minimumThroughput: 10, failureRateThreshold: 0.5,
+                    slowCallRateThreshold: 0.8))
+        #expect(settings.slowCallDuration == .seconds(2))
+        try settings.validate()
+        #expect(throws: (any Error).self) {
+            try RunCommand.parse(["--circuit", "x", "--db", "b", "--failure-rate", "2", "--", "true"])
+        }
+        #expect(throws: (any Error).self) {
+            try RunCommand.parse(["--circuit", "x", "--db", "b", "--slow-call-rate", "0.5", "--", "true"])
+        }
     }
 
     @Test func databasePathResolution() throws {

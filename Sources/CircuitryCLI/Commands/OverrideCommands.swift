@@ -102,3 +102,28 @@ struct ForgetCommand: AsyncParsableCommand {
         }
     }
 }
+
+/// `circuitry prune --idle DURATION`.
+struct PruneCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "prune",
+        abstract: "Remove closed circuits (without an override) that nothing has written for a while.",
+        discussion: "Their history stays. A pruned circuit that is used again starts fresh and closed."
+    )
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(
+        help: ArgumentHelp("Remove circuits untouched for at least this long.", valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var idle: DurationArgument
+
+    func run() async throws {
+        try await reportingErrors {
+            let factory = try store.openFactory(mustExist: true)
+            let pruned = try await factory.prune(idleFor: idle.duration)
+            for name in pruned { Console.out(name) }
+            Console.error("pruned \(pruned.count) circuit(s) idle for \(idle)")
+        }
+    }
+}

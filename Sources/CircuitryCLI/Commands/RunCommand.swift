@@ -62,6 +62,51 @@ struct RunCommand: AsyncParsableCommand {
     var killAfter: DurationArgument = try! DurationArgument(parsing: "2s")
 
     @Option(
+        help: ArgumentHelp(
+            "Trip on the share of failing calls instead of consecutive failures: a rate from 0 to 1, e.g. 0.5.",
+            valueName: "rate"))
+    var failureRate: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "Trip when this share of calls is slower than --slow-call (a rate from 0 to 1).", valueName: "rate"))
+    var slowCallRate: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "The sliding window of --failure-rate and --slow-call-rate (default 60s).", valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var rateWindow: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp("Calls in the window before a rate can trip (default 20).", valueName: "n"))
+    var minimumThroughput: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "A command that runs longer than this is slow: a failure, or toward --slow-call-rate.",
+            valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var slowCall: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp(
+            "Each opening lasts this many times longer than the last (up to --backoff-max), e.g. 2.",
+            valueName: "factor"))
+    var backoffFactor: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "The longest opening with --backoff-factor (default 10 × --open-for).", valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var backoffMax: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp(
+            "Spread each opening by ± this fraction with --backoff-factor (default 0.1).", valueName: "fraction"))
+    var backoffJitter: Double?
+
+    @Option(
         name: .customLong("ignore-exit"),
         help: ArgumentHelp(
             "An exit status that is not a failure (it counts as a success); repeatable.",
@@ -89,6 +134,18 @@ struct RunCommand: AsyncParsableCommand {
     var settings: BreakerSettings {
         var settings = BreakerSettings(failureThreshold: failureThreshold, closeThreshold: closeThreshold)
         if let openFor { settings.openDuration = openFor.duration }
+        if failureRate != nil || slowCallRate != nil || rateWindow != nil || minimumThroughput != nil {
+            var window = RateWindowPolicy(failureRateThreshold: failureRate, slowCallRateThreshold: slowCallRate)
+            if let rateWindow { window.samplingDuration = rateWindow.duration }
+            if let minimumThroughput { window.minimumThroughput = minimumThroughput }
+            settings.rateWindow = window
+        }
+        settings.slowCallDuration = slowCall?.duration
+        if backoffFactor != nil || backoffMax != nil || backoffJitter != nil {
+            settings.openDurationPolicy = .exponential(
+                factor: backoffFactor ?? 2, maximum: backoffMax?.duration ?? settings.openDuration * 10,
+                jitter: backoffJitter ?? 0.1)
+        }
         if let probeTimeout {
             settings.probeTimeout = probeTimeout.duration
         } else if let timeout {
