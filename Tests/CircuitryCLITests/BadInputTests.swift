@@ -212,3 +212,65 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: cli.databasePath))
     }
 }
+
+/// A read-only location, seen by a process that may not write there. Tests run as root here (which may write
+/// anywhere), so the command runs as `nobody` through `setpriv`; as any other user, the folder is made read-only.
+@Suite struct ReadOnlyLocationTests {
+    @Test func aDatabaseThisProcessMayNotWriteIsRefusedAndLeftAlone() async throws {
+        let cli = try CLIHarness()
+        #expect(try await cli.run(["trip", "x", "--reason", "kept"] + cli.db).status == 0)
+        let before = FileManager.default.contents(atPath: cli.databasePath)
+        let asRoot = geteuid() == 0
+        let binary: String
+        if asRoot {
+            // `nobody` must be able to reach the binary: copy it into the (world-readable) test folder.
+            binary = cli.path("circuitry")
+            try FileManager.default.copyItem(atPath: CLIHarness.binary.path, toPath: binary)
+        } else {
+            binary = CLIHarness.binary.path
+            try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: cli.folder.path)
+            try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: cli.databasePath)
+        }
+        defer {
+            try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: cli.folder.path)
+            try? FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: cli.databasePath)
+        }
+        func runLimited(_ arguments: [String]) throws -> (status: Int32, stderr: String) {
+            let process = Process()
+            let errors = cli.path("stderr-\(UUID().uuidString)")
+            _ = FileManager.default.createFile(atPath: errors, contents: nil)
+            if asRoot {
+                process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+                process.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", binary] + arguments
+            } else {
+                process.executableURL = URL(fileURLWithPath: binary)
+                process.arguments = arguments
+            }
+            process.standardOutput = FileHandle.nullDevice
+            process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: errors))
+            try process.run()
+            let deadline = Date().addingTimeInterval(30)
+            while process.isRunning, Date() < deadline { usleep(10_000) }
+            if process.isRunning { process.terminate() }
+            process.waitUntilExit()
+            return (process.terminationStatus, (try? String(contentsOfFile: errors, encoding: .utf8)) ?? "")
+        }
+        let marker = cli.path("ran")
+        for arguments in [
+            ["list"] + cli.db, ["trip", "y"] + cli.db,
+            ["run", "--circuit", "x"] + cli.db + ["--", "sh", "-c", "echo ran > '\(marker)'"],
+        ] {
+            let result = try runLimited(arguments)
+            #expect(result.status == 74, "\(arguments): \(result)")
+            #expect(result.stderr.contains("read-only"), "\(arguments): \(result)")
+            #expect(result.stderr.contains(cli.databasePath), "\(arguments): \(result)")
+        }
+        let fresh = cli.path("new.sqlite")
+        let created = try runLimited(["trip", "y", "--db", fresh])
+        #expect(created.status == 74, "\(created)")
+        #expect(created.stderr.contains("is not writable"), "\(created)")
+        #expect(!FileManager.default.fileExists(atPath: fresh))
+        #expect(!FileManager.default.fileExists(atPath: marker), "the command is not run")
+        #expect(FileManager.default.contents(atPath: cli.databasePath) == before, "the database is left alone")
+    }
+}

@@ -194,5 +194,10 @@ public final class SQLiteCircuitStore: CircuitStore {
             throw CircuitStoreError(
                 code: .cannotOpen, message: "the folder \(folder) does not exist", location: path)
         }
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw CircuitStoreError(
+                code: .readOnly, message: "the database does not exist and the folder \(folder) is not writable",
+                location: path)
+        }
     }
 }
