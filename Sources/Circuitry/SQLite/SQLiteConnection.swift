@@ -26,6 +26,24 @@ private final class BusyHandlerState {
     var totalWaits: UInt64 = 0
 
     init(policy: BusyPolicy) { self.policy = policy }
+
+    /// Sleeps before try number `attempt` (0 for the first retry of a new wait), unless the wait that started at
+    /// ``startedAt`` has used up the bound. Returns whether to try again.
+    func backOff(attempt: Int) -> Bool {
+        let now = monotonicNanoseconds()
+        if attempt == 0 { startedAt = now }
+        let bound = UInt64(max(0, policy.bound.milliseconds)) * 1_000_000
+        let elapsed = now - startedAt
+        guard elapsed < bound else { return false }
+        let step = min(
+            UInt64(policy.initialDelayMicroseconds) << min(attempt, 16), UInt64(policy.maximumDelayMicroseconds))
+        // Jitter between half the step and the step, so that waiting processes do not wake in lockstep.
+        let delay = min(UInt64.random(in: (step / 2)...max(step / 2, step)), (bound - elapsed) / 1000)
+        usleep(useconds_t(delay))
+        waitedNanoseconds &+= delay * 1000
+        totalWaits &+= 1
+        return true
+    }
 }
 
 private func monotonicNanoseconds() -> UInt64 {
@@ -41,22 +59,7 @@ private func monotonicNanoseconds() -> UInt64 {
 private func busyHandler(_ context: UnsafeMutableRawPointer?, _ invocations: Int32) -> Int32 {
     guard let context else { return 0 }
     let state = Unmanaged<BusyHandlerState>.fromOpaque(context).takeUnretainedValue()
-    let now = monotonicNanoseconds()
-    if invocations == 0 { state.startedAt = now }
-    let bound = UInt64(max(0, state.policy.bound.milliseconds)) * 1_000_000
-    let elapsed = now - state.startedAt
-    guard elapsed < bound else { return 0 }
-    let exponent = min(Int(invocations), 16)
-    let base = min(
-        UInt64(state.policy.initialDelayMicroseconds) << exponent, UInt64(state.policy.maximumDelayMicroseconds))
-    // Full jitter between half the step and the step, so that waiting processes do not wake in lockstep.
-    let delay = UInt64.random(in: (base / 2)...max(base / 2, base))
-    let remaining = (bound - elapsed) / 1000
-    let sleep = min(delay, remaining)
-    usleep(useconds_t(sleep))
-    state.waitedNanoseconds &+= sleep * 1000
-    state.totalWaits &+= 1
-    return 1
+    return state.backOff(attempt: Int(invocations)) ? 1 : 0
 }
 
 /// One SQLite connection: opened once per store, used under the store's lock, with statements prepared once.
@@ -171,20 +174,11 @@ final class SQLiteConnection {
     /// Runs `body`, and again while it fails with SQLITE_BUSY, backing off as the busy handler does, until the
     /// busy bound is spent: for the statements that SQLite fails as busy without calling the busy handler.
     func retryingWhenBusy<T>(_ body: () throws(CircuitStoreError) -> T) throws(CircuitStoreError) -> T {
-        let policy = busyState.policy
-        let start = monotonicNanoseconds()
-        let bound = UInt64(max(0, policy.bound.milliseconds)) * 1_000_000
         var attempt = 0
         while true {
             do {
                 return try body()
-            } catch let error where error.code == .busy && monotonicNanoseconds() - start < bound {
-                let initial = UInt64(policy.initialDelayMicroseconds)
-                let step = min(initial << min(attempt, 16), UInt64(policy.maximumDelayMicroseconds))
-                let delay = UInt64.random(in: (step / 2)...max(step / 2, step))
-                usleep(useconds_t(delay))
-                busyState.waitedNanoseconds &+= delay * 1000
-                busyState.totalWaits &+= 1
+            } catch let error where error.code == .busy && busyState.backOff(attempt: attempt) {
                 attempt += 1
             }
         }
