@@ -107,8 +107,10 @@ public final class SQLiteCircuitStore: CircuitStore {
 
     public func read(_ name: String) async throws -> (record: CircuitRecord?, now: Timestamp) {
         try withStatements { statements in
-            let record = try statements.select(name)
-            return (record, clock.now())
+            // The time is taken before the read: a decision made on this snapshot is then never stamped later
+            // than a write the snapshot did not see.
+            let now = clock.now()
+            return (try statements.select(name), now)
         }
     }
 
@@ -145,7 +147,10 @@ public final class SQLiteCircuitStore: CircuitStore {
     }
 
     public func list() async throws -> (records: [CircuitRecord], now: Timestamp) {
-        try withStatements { statements in (try statements.list(), clock.now()) }
+        try withStatements { statements in
+            let now = clock.now()
+            return (try statements.list(), now)
+        }
     }
 
     public func remove(_ name: String) async throws -> Bool {
