@@ -6,6 +6,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Circuitry", targets: ["Circuitry"]),
+        .executable(name: "circuitry", targets: ["CircuitryCLI"]),
         // The multi-tenant job-queue demo that `make demo` runs.
         .executable(name: "circuitry-demo", targets: ["CircuitryDemo"]),
         // A test helper: one worker process of the cross-process test suite.
@@ -53,6 +54,16 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The `circuitry` command. Not a folder named `circuitry`: that is `Circuitry` on case-insensitive disks.
+        .executableTarget(
+            name: "CircuitryCLI",
+            dependencies: [
+                "Circuitry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/CircuitryCLI"
+        ),
         .executableTarget(
             name: "CircuitryWorker",
             dependencies: [
@@ -78,6 +89,15 @@ let package = Package(
                 "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+            ]
+        ),
+        // Runs the built `circuitry` binary as a subprocess; depends on the target so that it is built first.
+        .testTarget(
+            name: "CircuitryCLITests",
+            dependencies: [
+                "CircuitryCLI",
+                "Circuitry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
         // Real worker processes on a real database file. `swift test` builds every product first, so the

@@ -44,6 +44,9 @@ struct CallsCommand: AsyncParsableCommand {
     @Flag(help: "Stop at the first rejection.")
     var untilRejected = false
 
+    @Flag(help: "Stop after the first half-open probe this process ran (once its outcome is recorded).")
+    var untilProbed = false
+
     func validate() throws {
         guard
             outcome == "fail" || outcome == "succeed" || (!outcome.isEmpty && outcome.allSatisfy({ "SF".contains($0) }))
@@ -121,6 +124,7 @@ struct CallsCommand: AsyncParsableCommand {
                     generation: permit.generation, lease: permit.lease, outcome: fails ? "failure" : "success",
                     at: answeredAt, acquireMs: acquireMs, recordMs: recordMs))
             if untilClosed, !permit.isProbe, report.rejected > 0 { break }
+            if untilProbed, permit.isProbe { break }
         }
 
         do {

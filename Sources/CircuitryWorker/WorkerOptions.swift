@@ -33,6 +33,8 @@ struct BreakerOptions: ParsableArguments {
     @Option(help: "Names this process in the history and the report.")
     var name: String?
 
+    @OptionGroup var policies: PolicyOptions
+
     @OptionGroup var barrier: BarrierOptions
 
     var actor: String { "\(name ?? "worker") pid \(getpid())" }
@@ -40,7 +42,9 @@ struct BreakerOptions: ParsableArguments {
     var settings: BreakerSettings {
         BreakerSettings(
             failureThreshold: threshold, closeThreshold: closeThreshold, openDuration: .milliseconds(openForMs),
-            probeTimeout: .milliseconds(probeTimeoutMs))
+            probeTimeout: .milliseconds(probeTimeoutMs),
+            openDurationPolicy: policies.openDurationPolicy(base: .milliseconds(openForMs)),
+            rateWindow: policies.rateWindow, slowCallDuration: policies.slowCallMs.map { .milliseconds($0) })
     }
 
     /// Opens the store and a factory whose state-change callback appends to `callbacks`.
@@ -65,6 +69,64 @@ struct BreakerOptions: ParsableArguments {
         logger.logLevel = .info
         return logger
     }()
+}
+
+/// The policies of issue 6 (rate window, slow calls, open-duration backoff), mapped onto `BreakerSettings`.
+///
+/// Without any of them the breaker trips on consecutive failures and stays open `--open-for-ms` each time.
+/// `BreakerFactory` validates the resulting settings, so out-of-range values fail the worker at start-up.
+struct PolicyOptions: ParsableArguments {
+    @Option(help: "Trip on rates over a sliding window of this many milliseconds (RateWindowPolicy).")
+    var rateWindowMs: Int?
+
+    @Option(help: "Buckets the rate window is divided into.")
+    var rateBuckets: Int = 10
+
+    @Option(help: "The fewest calls in the rate window before a rate can trip the circuit.")
+    var minimumThroughput: Int = 20
+
+    @Option(help: "Failure rate (0 < rate ≤ 1) that trips; 0.5 when a window is set and no slow-call rate is.")
+    var failureRate: Double?
+
+    @Option(help: "Calls slower than this many milliseconds are slow (slowCallDuration).")
+    var slowCallMs: Int?
+
+    @Option(help: "Slow-call rate (0 < rate ≤ 1) that trips; needs --slow-call-ms.")
+    var slowCallRate: Double?
+
+    @Option(help: "Exponential backoff of the open period: --open-for-ms × factor^(attempt − 1).")
+    var backoffFactor: Double?
+
+    @Option(help: "The longest open period of the backoff, in milliseconds (default: 64 × --open-for-ms).")
+    var backoffMaxMs: Int?
+
+    @Option(help: "The backoff's jitter, a fraction (0.1 is ±10 %; default 0.1).")
+    var backoffJitter: Double?
+
+    func validate() throws {
+        if rateWindowMs == nil, failureRate != nil || slowCallRate != nil {
+            throw ValidationError("--failure-rate and --slow-call-rate need --rate-window-ms")
+        }
+        if backoffFactor == nil, backoffMaxMs != nil || backoffJitter != nil {
+            throw ValidationError("--backoff-max-ms and --backoff-jitter need --backoff-factor")
+        }
+    }
+
+    /// Fixed, or exponential from `base` when `--backoff-factor` is given.
+    func openDurationPolicy(base: Duration) -> OpenDurationPolicy {
+        guard let backoffFactor else { return .fixed }
+        return .exponential(
+            factor: backoffFactor, maximum: backoffMaxMs.map { .milliseconds($0) } ?? base * 64,
+            jitter: backoffJitter ?? 0.1)
+    }
+
+    var rateWindow: RateWindowPolicy? {
+        guard let rateWindowMs else { return nil }
+        return RateWindowPolicy(
+            samplingDuration: .milliseconds(rateWindowMs), minimumThroughput: minimumThroughput,
+            failureRateThreshold: failureRate ?? (slowCallRate == nil ? 0.5 : nil),
+            slowCallRateThreshold: slowCallRate, buckets: rateBuckets)
+    }
 }
 
 /// The state-change callbacks this process received, in order.

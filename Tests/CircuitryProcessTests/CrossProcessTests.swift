@@ -86,9 +86,11 @@ struct CrossProcessTests {
             // Every process was rejected, and never admitted again after its first rejection.
             #expect(report.rejected > 0, "\(report.actor) was never rejected")
             #expect(report.ranAfterFirstRejection == 0)
-            // No call was admitted after the trip committed, in any process.
+            // No call was admitted after the trip committed, in any process. The trip is stamped when its writer
+            // took the lock, a little before it committed; a read in between still saw the circuit closed, so a
+            // call may be stamped up to that gap later (microseconds, or a few ms when the writer is preempted).
             for event in report.ranEvents {
-                #expect(event.admittedAt! <= trip.at.millisecondsSince1970)
+                #expect(event.admittedAt! <= trip.at.millisecondsSince1970 + 50)
             }
             // Each rejection names the end of the open period.
             for rejection in report.rejections {

@@ -109,8 +109,10 @@ public final class SQLiteCircuitStore: CircuitStore {
 
     public func read(_ name: String) async throws -> (record: CircuitRecord?, now: Timestamp) {
         try withStatements { statements in
-            let record = try statements.select(name)
-            return (record, clock.now())
+            // The time is taken before the read: a decision made on this snapshot is then never stamped later
+            // than a write the snapshot did not see.
+            let now = clock.now()
+            return (try statements.select(name), now)
         }
     }
 
@@ -148,7 +150,10 @@ public final class SQLiteCircuitStore: CircuitStore {
     }
 
     public func list() async throws -> (records: [CircuitRecord], now: Timestamp) {
-        try withStatements { statements in (try statements.list(), clock.now()) }
+        try withStatements { statements in
+            let now = clock.now()
+            return (try statements.list(), now)
+        }
     }
 
     public func remove(_ name: String) async throws -> Bool {
@@ -191,6 +196,11 @@ public final class SQLiteCircuitStore: CircuitStore {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CircuitStoreError(
                 code: .cannotOpen, message: "the folder \(folder) does not exist", location: path)
+        }
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw CircuitStoreError(
+                code: .readOnly, message: "the database does not exist and the folder \(folder) is not writable",
+                location: path)
         }
     }
 }
