@@ -22,7 +22,7 @@ test:
 demo:
 	$(SWIFT) run -c release circuitry-demo
 
-# Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 30"` (see `circuitry-bench --help`).
+# Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
 BENCH_ARGS ?=
 
 bench:
