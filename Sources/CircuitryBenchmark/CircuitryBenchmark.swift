@@ -44,6 +44,7 @@ struct Coordinator {
         }
         let database = folder.appendingPathComponent("bench.sqlite").path
         let started = monotonicNanoseconds()
+        let loadAtStart = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
         var report = Report()
 
         let creation = monotonicNanoseconds()
@@ -86,7 +87,9 @@ struct Coordinator {
         for check in report.checks where !check.met {
             print("  not met: \(check.name) = \(String(format: "%.3f", check.value)) (target \(check.target))")
         }
-        let json = try report.json(machine: machine(), options: optionsDictionary())
+        var machine = machine()
+        machine["load_average_at_start"] = loadAtStart.trimmingCharacters(in: .whitespacesAndNewlines)
+        let json = try report.json(machine: machine, options: optionsDictionary())
         try json.write(to: URL(fileURLWithPath: options.jsonPath))
         print("figures written to \(options.jsonPath)")
     }
@@ -336,7 +339,7 @@ struct Coordinator {
             info["cpu"] = model.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
         }
         if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
-            info["load_average"] = load.trimmingCharacters(in: .whitespacesAndNewlines)
+            info["load_average_at_end"] = load.trimmingCharacters(in: .whitespacesAndNewlines)
         }
         info["sqlite_version"] = RawSQLite.version
         return info
