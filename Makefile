@@ -19,6 +19,15 @@ test:
 	$(SWIFT) build --build-tests $(STRICT)
 	$(SWIFT) test --skip-build
 
+demo:
+	$(SWIFT) run -c release circuitry-demo
+
+# Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
+BENCH_ARGS ?=
+
+bench:
+	$(SWIFT) run -c release $(STRICT) circuitry-bench $(BENCH_ARGS)
+
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
 

@@ -8,6 +8,13 @@ let package = Package(
         .library(name: "Circuitry", targets: ["Circuitry"]),
         // The PostgreSQL store: its own product, so that users of the SQLite store never build SwiftNIO.
         .library(name: "CircuitryPostgres", targets: ["CircuitryPostgres"]),
+        .executable(name: "circuitry", targets: ["CircuitryCLI"]),
+        // The multi-tenant job-queue demo that `make demo` runs.
+        .executable(name: "circuitry-demo", targets: ["CircuitryDemo"]),
+        // A test helper: one worker process of the cross-process test suite.
+        .executable(name: "circuitry-worker", targets: ["CircuitryWorker"]),
+        // `make bench`: Circuitry against the raw SQLite floor (run it in release mode).
+        .executable(name: "circuitry-bench", targets: ["CircuitryBenchmark"]),
     ],
     dependencies: [
         // Logging API the caller wires up; the library never bootstraps it.
@@ -18,6 +25,8 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
         // `Service`, so that the PostgreSQL store's pool can run in a service group.
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        // Command-line parsing for the executables only; the library does not depend on it.
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
     ],
     targets: [
         // Our own namespaced module over the system's libsqlite3 (never re-exported).
@@ -32,6 +41,15 @@ let package = Package(
                 "CircuitrySQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // The benchmark imports the SQLite module itself to measure the floors on the same file.
+        .executableTarget(
+            name: "CircuitryBenchmark",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // The contract every store must honour, run by each store's tests (not a product).
@@ -60,12 +78,41 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The `circuitry` command. Not a folder named `circuitry`: that is `Circuitry` on case-insensitive disks.
+        .executableTarget(
+            name: "CircuitryCLI",
+            dependencies: [
+                "Circuitry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/CircuitryCLI"
+        ),
+        .executableTarget(
+            name: "CircuitryWorker",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "CircuitryDemo",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
                 "Circuitry",
                 "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
         .testTarget(
@@ -76,6 +123,21 @@ let package = Package(
                 "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // Runs the built `circuitry` binary as a subprocess; depends on the target so that it is built first.
+        .testTarget(
+            name: "CircuitryCLITests",
+            dependencies: [
+                "CircuitryCLI",
+                "Circuitry",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Real worker processes on a real database file. `swift test` builds every product first, so the
+        // tests find `circuitry-worker` beside their own bundle.
+        .testTarget(
+            name: "CircuitryProcessTests",
+            dependencies: ["Circuitry"]
         ),
     ],
     swiftLanguageModes: [.v6]

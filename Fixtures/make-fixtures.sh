@@ -16,10 +16,10 @@ PRAGMA application_id = 1130984035;
 PRAGMA user_version = 1;
 INSERT INTO circuits (name, state, generation, requests, successes, failures, consecutive_successes,
                       consecutive_failures, expires_at, probes, override, override_until, override_reason,
-                      open_attempts, updated_at) VALUES
-  ('send-email/acme',   'closed', 3, 120, 118, 2, 40, 0, NULL, '', NULL, NULL, NULL, 0, 1795000000000),
-  ('send-email/globex', 'open',   8, 0, 0, 0, 0, 0, 1795000060000, '', NULL, NULL, NULL, 2, 1795000000000),
-  ('billing/initech',   'open',   2, 0, 0, 0, 0, 0, 1795003600000, '', 'forced-open', 1795003600000, 'maintenance', 1, 1795000000000);
+                      open_attempts, window, updated_at) VALUES
+  ('send-email/acme',   'closed', 3, 120, 118, 2, 40, 0, NULL, '', NULL, NULL, NULL, 0, '', 1795000000000),
+  ('send-email/globex', 'open',   8, 0, 0, 0, 0, 0, 1795000060000, '', NULL, NULL, NULL, 2, '', 1795000000000),
+  ('billing/initech',   'open',   2, 0, 0, 0, 0, 0, 1795003600000, '', 'forced-open', 1795003600000, 'maintenance', 1, '', 1795000000000);
 INSERT INTO transitions (circuit, at, from_state, to_state, generation, reason, actor) VALUES
   ('send-email/globex', 1794999000000, 'closed', 'open', 7, '5 consecutive failures', 'pid 101 on worker-1'),
   ('send-email/globex', 1794999060000, 'open', 'half-open', 8, 'open period ended', 'pid 102 on worker-1'),

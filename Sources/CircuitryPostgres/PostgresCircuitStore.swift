@@ -154,11 +154,21 @@ public final class PostgresCircuitStore: CircuitStore, Service {
         }
     }
 
-    public func list() async throws -> [CircuitRecord] {
-        let sql = "SELECT \(PostgresRecordCoding.columns) FROM \(tables.circuits) ORDER BY name COLLATE \"C\""
+    public func list() async throws -> (records: [CircuitRecord], now: Timestamp) {
+        let sql = """
+            SELECT \(PostgresSchema.serverMilliseconds), c.* FROM (VALUES (1)) AS one (x)
+            LEFT JOIN (SELECT \(PostgresRecordCoding.columns) FROM \(tables.circuits)) AS c ON true
+            ORDER BY c.name COLLATE "C"
+            """
         return try await withConnection { connection in
-            let rows = try await self.query(PostgresQuery(unsafeSQL: sql), on: connection)
-            return try self.decoding { try rows.compactMap { try PostgresRecordCoding.record($0.makeRandomAccess()) } }
+            let rows = try await self.query(PostgresQuery(unsafeSQL: sql), on: connection).map {
+                $0.makeRandomAccess()
+            }
+            let records = try self.decoding { try rows.compactMap { try PostgresRecordCoding.record($0, offset: 1) } }
+            let now =
+                try self.clock?.now()
+                ?? Timestamp(millisecondsSince1970: self.decoding { try rows[0][0].decode(Int64.self) })
+            return (records, now)
         }
     }
 
@@ -168,6 +178,26 @@ public final class PostgresCircuitStore: CircuitStore, Service {
         let sql = "DELETE FROM \(tables.circuits) WHERE name = $1 RETURNING 1"
         return try await withConnection { connection in
             try await !self.query(PostgresQuery(unsafeSQL: sql, binds: binds), on: connection).isEmpty
+        }
+    }
+
+    public func removeIdle(idleFor: Duration) async throws -> [String] {
+        var binds = PostgresBindings()
+        let cutoff: String
+        if let clock {
+            binds.append((clock.now() - idleFor).millisecondsSince1970)
+            cutoff = "$1"
+        } else {
+            binds.append(idleFor.milliseconds)
+            cutoff = "\(PostgresSchema.serverMilliseconds) - $1"
+        }
+        let sql = """
+            DELETE FROM \(tables.circuits)
+            WHERE state = 'closed' AND override IS NULL AND updated_at < \(cutoff) RETURNING name
+            """
+        return try await withConnection { connection in
+            let rows = try await self.query(PostgresQuery(unsafeSQL: sql, binds: binds), on: connection)
+            return try self.decoding { try rows.map { try $0.makeRandomAccess()[0].decode(String.self) } }.sorted()
         }
     }
 
@@ -234,7 +264,7 @@ public final class PostgresCircuitStore: CircuitStore, Service {
                     let insert = PostgresQuery(
                         unsafeSQL: """
                             INSERT INTO \(tables.circuits) (\(PostgresRecordCoding.columns))
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                             ON CONFLICT (name) DO NOTHING RETURNING 1
                             """, binds: values)
                     guard try await !query(insert, on: connection).isEmpty else {
@@ -247,7 +277,7 @@ public final class PostgresCircuitStore: CircuitStore, Service {
                             UPDATE \(tables.circuits) SET state = $2, generation = $3, requests = $4, successes = $5,
                                 failures = $6, consecutive_successes = $7, consecutive_failures = $8, expires_at = $9,
                                 probes = $10, override = $11, override_until = $12, override_reason = $13,
-                                open_attempts = $14, updated_at = $15
+                                open_attempts = $14, "window" = $15, updated_at = $16
                             WHERE name = $1
                             """, binds: values)
                     try await query(update, on: connection)

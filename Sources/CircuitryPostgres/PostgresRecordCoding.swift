@@ -7,11 +7,11 @@ import PostgresNIO
 enum PostgresRecordCoding {
     static let columns = """
         name, state, generation, requests, successes, failures, consecutive_successes, consecutive_failures, \
-        expires_at, probes, override, override_until, override_reason, open_attempts, updated_at
+        expires_at, probes, override, override_until, override_reason, open_attempts, "window", updated_at
         """
     static let transitionColumns = "id, circuit, at, from_state, to_state, generation, reason, actor"
 
-    /// Decodes the 15 ``columns`` starting at `offset`; `nil` if the row has no circuit (a `NULL` name).
+    /// Decodes the 16 ``columns`` starting at `offset`; `nil` if the row has no circuit (a `NULL` name).
     static func record(_ row: PostgresRandomAccessRow, offset: Int = 0) throws -> CircuitRecord? {
         guard let name = try row[offset].decode(String?.self) else { return nil }
         let int = { (index: Int) throws -> Int64 in try row[offset + index].decode(Int64.self) }
@@ -37,7 +37,8 @@ enum PostgresRecordCoding {
             probes: try probes(try text(9) ?? ""),
             override: override,
             openAttempts: try int(13),
-            updatedAt: Timestamp(millisecondsSince1970: try int(14)))
+            window: try window(try text(14) ?? ""),
+            updatedAt: Timestamp(millisecondsSince1970: try int(15)))
     }
 
     static func entry(_ row: PostgresRandomAccessRow) throws -> HistoryEntry {
@@ -52,9 +53,9 @@ enum PostgresRecordCoding {
         return HistoryEntry(id: try row[0].decode(Int64.self), transition: transition)
     }
 
-    /// The values of ``columns`` for `record`, as `$1 … $15`.
+    /// The values of ``columns`` for `record`, as `$1 … $16`.
     static func bindings(_ record: CircuitRecord) -> PostgresBindings {
-        var bindings = PostgresBindings(capacity: 15)
+        var bindings = PostgresBindings(capacity: 16)
         bindings.append(record.name)
         bindings.append(record.state.rawValue)
         bindings.append(record.generation)
@@ -80,8 +81,22 @@ enum PostgresRecordCoding {
             bindings.append(reason)
         }
         bindings.append(record.openAttempts)
+        bindings.append(
+            record.window.map { "\($0.start.millisecondsSince1970):\($0.calls):\($0.failures):\($0.slowCalls)" }
+                .joined(separator: ","))
         bindings.append(record.updatedAt.millisecondsSince1970)
         return bindings
+    }
+
+    private static func window(_ text: String) throws -> [WindowBucket] {
+        guard !text.isEmpty else { return [] }
+        return try text.split(separator: ",").map { item in
+            let fields = item.split(separator: ":").compactMap { Int64($0) }
+            guard fields.count == 4 else { throw malformed("rate-window bucket \(String(item).debugDescription)") }
+            return WindowBucket(
+                start: Timestamp(millisecondsSince1970: fields[0]), calls: fields[1], failures: fields[2],
+                slowCalls: fields[3])
+        }
     }
 
     private static func state(_ text: String?) throws -> CircuitState {

@@ -56,11 +56,14 @@ struct PostgresSchema: Sendable {
                 override_until        int8,
                 override_reason       text,
                 open_attempts         int8 NOT NULL DEFAULT 0,
+                "window"              text NOT NULL DEFAULT '',
                 updated_at            int8 NOT NULL
             )
             """,
             "COMMENT ON COLUMN \(circuits).expires_at IS "
                 + "'milliseconds since 1970; open: when probes may start; closed: when the counts reset'",
+            "COMMENT ON COLUMN \(circuits).\"window\" IS "
+                + "'rate-window buckets, start_ms:calls:failures:slow_calls separated by commas, oldest first'",
             "COMMENT ON COLUMN \(circuits).probes IS "
                 + "'outstanding half-open probe leases, id@deadline_ms separated by commas'",
             """

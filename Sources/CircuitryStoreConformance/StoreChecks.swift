@@ -18,7 +18,12 @@ extension StoreConformance {
                     probes: [
                         ProbeLease(id: .max, deadline: now + .seconds(30)), ProbeLease(id: 1, deadline: now),
                     ],
-                    override: nil, openAttempts: 3, updatedAt: now),
+                    override: nil, openAttempts: 3,
+                    window: [
+                        WindowBucket(start: now, calls: 10, failures: 4, slowCalls: 1),
+                        WindowBucket(start: now + .seconds(6), calls: .max, failures: 0, slowCalls: 0),
+                    ],
+                    updatedAt: now),
                 CircuitRecord(
                     name: "forced-open", state: .open, generation: 1 << 40, counts: .zero,
                     expiresAt: now + .seconds(90), probes: [],
@@ -102,10 +107,11 @@ extension StoreConformance {
                         value: (), write: true, transitions: [transition(name, .closed, .open, now)])
                 }
             }
-            try expectEqual(try await context.store.list().map(\.name), ["a", "b", "c"], "listed names")
+            try expectEqual(try await context.store.list().records.map(\.name), ["a", "b", "c"], "listed names")
             try expect(try await context.store.remove("b"), "remove of an existing circuit returned false")
             try expect(try await !context.store.remove("b"), "remove of a removed circuit returned true")
-            try expectEqual(try await context.store.list().map(\.name), ["a", "c"], "listed names after remove")
+            try expectEqual(
+                try await context.store.list().records.map(\.name), ["a", "c"], "listed names after remove")
             try expectEqual(
                 try await context.store.history(of: "b", afterID: nil, limit: 10).count, 1, "history after remove")
         },

@@ -33,7 +33,7 @@ public enum StoreConformance {
     }
 
     /// Every check, store contract first, then breaker semantics.
-    public static var checks: [Check] { storeChecks + breakerChecks }
+    public static var checks: [Check] { storeChecks + breakerChecks + policyChecks }
 }
 
 /// A check found the store breaking the contract.

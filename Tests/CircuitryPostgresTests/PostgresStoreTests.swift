@@ -198,7 +198,7 @@ import Testing
                 }
             }
             #expect(try await store.read("x").record == nil)
-            #expect(try await store.list().isEmpty)
+            #expect(try await store.list().records.isEmpty)
         }
     }
 
@@ -264,7 +264,7 @@ import Testing
                 record = CircuitRecord(name: "x", createdAt: now)
                 return StoreUpdate(value: (), write: true)
             }
-            #expect(try await store.list().map(\.name) == ["x"])
+            #expect(try await store.list().records.map(\.name) == ["x"])
             return store
         }
         let error = await #expect(throws: CircuitStoreError.self) { _ = try await store.read("x") }

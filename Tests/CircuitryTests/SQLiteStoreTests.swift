@@ -1,6 +1,7 @@
 import CircuitryStoreConformance
 import Foundation
 import Logging
+import MetricsTestKit
 import Synchronization
 import Testing
 
@@ -130,7 +131,9 @@ func expectRefused(_ path: String, _ code: CircuitStoreError.Code, sourceLocatio
 /// A lock held by another connection past the busy bound.
 @Suite struct SQLiteBusyTests {
     /// Holds the write lock of `path` on a connection of its own until released.
-    final class LockHolder {
+    ///
+    /// `@unchecked Sendable`: a test uses it from one thread at a time (taken on one, released on another).
+    final class LockHolder: @unchecked Sendable {
         let connection: SQLiteConnection
         init(_ path: String) throws {
             connection = try SQLiteConnection(path: path, busy: BusyPolicy(bound: .seconds(1)))
@@ -237,5 +240,33 @@ final class CapturedLogs: Sendable {
         func log(event: LogEvent) {
             logs.storage.withLock { $0.append("\(event.level): \(event.message) \(event.metadata ?? [:])") }
         }
+    }
+}
+
+@Suite struct SQLiteBusyMetricsTests {
+    @Test func waitsForAnotherConnectionsLockAreTimed() async throws {
+        let folder = try TemporaryFolder()
+        let path = folder.path("waits.sqlite")
+        let metrics = TestMetrics()
+        let store = try SQLiteCircuitStore(path: path, configuration: .init(metricsFactory: metrics))
+        let holder = try SQLiteBusyTests.LockHolder(path)
+        // The other connection lets go after 50 ms of real time, on a thread of its own: the store's wait blocks its
+        // caller's thread, and the test's cooperative threads may all be busy.
+        let released = DispatchSemaphore(value: 0)
+        Thread.detachNewThread {
+            usleep(50_000)
+            try? holder.release()
+            released.signal()
+        }
+        let written = try await store.update("x") { record, now in
+            record = CircuitRecord(name: "x", createdAt: now)
+            return StoreUpdate(value: true, write: true)
+        }
+        released.wait()
+        #expect(written)
+        let waits = try metrics.expectTimer("circuitry_sqlite_busy_wait")
+        #expect(waits.values.count == 1)
+        #expect((waits.values.first ?? 0) > 0)
+        #expect(store.busyWaits.count > 0)
     }
 }

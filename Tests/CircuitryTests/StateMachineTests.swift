@@ -2,6 +2,11 @@ import Testing
 
 @testable import Circuitry
 
+extension CallReport {
+    static let failure = CallReport(outcome: .failure, admittedAt: Timestamp(millisecondsSince1970: 0))
+    static let success = CallReport(outcome: .success, admittedAt: Timestamp(millisecondsSince1970: 0))
+}
+
 /// The pure rules, without any store: (record, event, now, settings) -> (record, decision).
 @Suite struct StateMachineTests {
     let machine = CircuitStateMachine(
@@ -43,12 +48,13 @@ import Testing
 
     @Test func successesAreBatchedOnlyWhenTheyChangeNoDecision() {
         var record = CircuitRecord(name: "c", createdAt: start)
-        #expect(machine.canBatchSuccess(record, name: "c", generation: 1, now: start))
-        #expect(!machine.canBatchSuccess(record, name: "c", generation: 0, now: start), "stale generation")
+        #expect(machine.canBatchSuccess(.success, record, name: "c", generation: 1, now: start))
+        #expect(!machine.canBatchSuccess(.success, record, name: "c", generation: 0, now: start), "stale generation")
         var transitions: [CircuitTransition] = []
         _ = machine.record(.failure, generation: 1, lease: nil, in: &record, now: start, transitions: &transitions)
-        #expect(!machine.canBatchSuccess(record, name: "c", generation: 1, now: start), "must reset the failures")
-        #expect(!machine.canBatchSuccess(tripped(), name: "c", generation: 2, now: start), "open")
+        #expect(
+            !machine.canBatchSuccess(.success, record, name: "c", generation: 1, now: start), "must reset the failures")
+        #expect(!machine.canBatchSuccess(.success, tripped(), name: "c", generation: 2, now: start), "open")
     }
 
     @Test func foldingBatchedSuccesses() {
@@ -126,6 +132,22 @@ import Testing
         (BreakerSettings(openDuration: .microseconds(999)), "openDuration"),
         (BreakerSettings(probeTimeout: .seconds(-1)), "probeTimeout"),
         (BreakerSettings(resetInterval: .zero), "resetInterval"),
+        (BreakerSettings(openDurationPolicy: .exponential(factor: 0.5, maximum: .seconds(60))), "openDurationPolicy"),
+        (BreakerSettings(openDurationPolicy: .exponential(maximum: .zero)), "openDurationPolicy"),
+        (BreakerSettings(openDurationPolicy: .exponential(maximum: .seconds(1), jitter: 1)), "openDurationPolicy"),
+        (BreakerSettings(slowCallDuration: .zero), "slowCallDuration"),
+        (BreakerSettings(rateWindow: RateWindowPolicy(buckets: 0)), "rateWindow.buckets"),
+        (BreakerSettings(rateWindow: RateWindowPolicy(minimumThroughput: 0)), "rateWindow.minimumThroughput"),
+        (BreakerSettings(rateWindow: RateWindowPolicy(failureRateThreshold: 1.5)), "rateWindow.failureRateThreshold"),
+        (BreakerSettings(rateWindow: RateWindowPolicy(failureRateThreshold: nil)), "rateWindow"),
+        (
+            BreakerSettings(rateWindow: RateWindowPolicy(slowCallRateThreshold: 0.5)),
+            "rateWindow.slowCallRateThreshold"
+        ),
+        (
+            BreakerSettings(rateWindow: RateWindowPolicy(samplingDuration: .milliseconds(5), buckets: 10)),
+            "rateWindow.samplingDuration"
+        ),
     ])
     func invalidSettingsAreRefusedByName(_ settings: BreakerSettings, _ name: String) {
         let error = #expect(throws: ConfigurationError.self) {

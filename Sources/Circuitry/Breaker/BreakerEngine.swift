@@ -1,6 +1,18 @@
 import Logging
 import Metrics
 
+/// Which circuit an operation is for, and who asked.
+struct CircuitIdentity: Sendable {
+    let name: String
+    let baseName: String
+    let context: [String: String]
+
+    /// An operator action by full name (no base name, no tenant context).
+    static func named(_ name: String) -> CircuitIdentity {
+        CircuitIdentity(name: name, baseName: name, context: [:])
+    }
+}
+
 /// The shared machinery behind a factory's breakers: store, rules, batched successes, callbacks, logs, metrics.
 final class BreakerEngine: Sendable {
     let store: any CircuitStore
@@ -8,8 +20,7 @@ final class BreakerEngine: Sendable {
     let machine: CircuitStateMachine
     let batcher: SuccessBatcher
     let logger: Logger
-    private let storageErrors: Counter
-    private let transitionsCounter: Counter
+    let metrics: BreakerMetrics
 
     init(store: any CircuitStore, configuration: BreakerFactory.Configuration, logger: Logger) {
         self.store = store
@@ -18,81 +29,88 @@ final class BreakerEngine: Sendable {
         self.batcher = SuccessBatcher(
             maximumCount: Int64(configuration.maximumBatchedSuccesses), maximumAge: configuration.successFlushInterval)
         self.logger = logger
-        self.storageErrors = Counter(label: "circuitry_storage_errors_total")
-        self.transitionsCounter = Counter(label: "circuitry_transitions_total")
+        self.metrics = BreakerMetrics(dimension: configuration.metricsDimension, factory: configuration.metricsFactory)
     }
 
     // MARK: Admission
 
-    func acquire(_ name: String, context: [String: String]) async throws -> CircuitPermit {
+    func acquire(_ circuit: CircuitIdentity) async throws -> CircuitPermit {
+        let counters = metrics.circuit(name: circuit.name, baseName: circuit.baseName)
         do {
-            let (stored, now) = try await store.read(name)
-            if let admission = machine.admitWithoutWriting(stored, name: name, now: now) {
-                return try permit(for: name, admission, now: now)
+            let (stored, now) = try await read(circuit.name)
+            let admission: Admission
+            let admittedAt: Timestamp
+            if let decided = machine.admitWithoutWriting(stored, name: circuit.name, now: now) {
+                (admission, admittedAt) = (decided, now)
+            } else {
+                let leaseID = Int64.random(in: 1...Int64.max)
+                (admission, admittedAt) = try await modify(circuit) { machine, record, now, transitions in
+                    machine.advance(&record, now: now, transitions: &transitions)
+                    return (machine.admit(&record, now: now, leaseID: leaseID), now)
+                }
             }
-            let leaseID = Int64.random(in: 1...Int64.max)
-            let (admission, now2) = try await modify(name, context: context) { machine, record, now, transitions in
-                machine.advance(&record, now: now, transitions: &transitions)
-                return (machine.admit(&record, now: now, leaseID: leaseID), now)
+            switch admission {
+            case .admitted(let generation, let lease):
+                counters.admitted.increment()
+                return CircuitPermit(
+                    circuit: circuit.name, generation: generation, lease: lease, admittedAt: admittedAt,
+                    isRecorded: true)
+            case .rejected(let rejection):
+                counters.rejected(rejection.reason)
+                throw rejection
             }
-            return try permit(for: name, admission, now: now2)
         } catch let rejection as CircuitRejected {
             throw rejection
         } catch {
-            storageErrors.increment()
+            metrics.errorsBeforeCall.increment()
             guard configuration.storageFailurePolicy == .failOpen else { throw error }
             logger.info(
                 "circuit store failed before the call; admitting it unrecorded (fail-open policy)",
-                metadata: ["circuitry.circuit": "\(name)", "circuitry.error": "\(error)"])
+                metadata: ["circuitry.circuit": "\(circuit.name)", "circuitry.error": "\(error)"])
             return CircuitPermit(
-                circuit: name, generation: 0, lease: nil, admittedAt: Timestamp(millisecondsSince1970: 0),
+                circuit: circuit.name, generation: 0, lease: nil, admittedAt: Timestamp(millisecondsSince1970: 0),
                 isRecorded: false)
-        }
-    }
-
-    private func permit(for name: String, _ admission: Admission, now: Timestamp) throws -> CircuitPermit {
-        switch admission {
-        case .admitted(let generation, let lease):
-            return CircuitPermit(circuit: name, generation: generation, lease: lease, admittedAt: now, isRecorded: true)
-        case .rejected(let rejection):
-            throw rejection
         }
     }
 
     // MARK: Outcomes
 
-    func record(_ outcome: CallOutcome, permit: CircuitPermit, context: [String: String]) async throws {
-        guard permit.isRecorded else { return }
-        let name = permit.circuit
+    func record(
+        _ outcome: CallOutcome, permit: CircuitPermit, duration: Duration?, circuit: CircuitIdentity
+    ) async throws {
+        guard permit.isRecorded, permit.circuit == circuit.name else { return }
+        metrics.circuit(name: circuit.name, baseName: circuit.baseName).outcome(outcome.kind)
+        let report = CallReport(
+            outcome: outcome.kind, admittedAt: permit.admittedAt, duration: duration, openUntil: outcome.openUntil)
         if permit.lease == nil {
-            switch outcome.kind {
-            case .ignored:
-                return  // a closed circuit keeps no count of ignored calls
-            case .success:
-                let (stored, now) = try await store.read(name)
-                if machine.canBatchSuccess(stored, name: name, generation: permit.generation, now: now) {
-                    if batcher.add(name, generation: permit.generation, now: now) { try await flush(name) }
+            // A closed circuit keeps no count of ignored calls.
+            if outcome.kind == .ignored { return }
+            if outcome.kind == .success {
+                let (stored, now) = try await read(circuit.name)
+                if machine.canBatchSuccess(report, stored, name: circuit.name, generation: permit.generation, now: now)
+                {
+                    if batcher.add(circuit.name, generation: permit.generation, now: now) { try await flush(circuit) }
                     return
                 }
-            case .failure:
-                break
             }
         }
-        try await modify(name, context: context) { machine, record, now, transitions in
+        try await modify(circuit) { machine, record, now, transitions in
             machine.advance(&record, now: now, transitions: &transitions)
             _ = machine.record(
-                outcome.kind, generation: permit.generation, lease: permit.lease, in: &record, now: now,
+                report, generation: permit.generation, lease: permit.lease, in: &record, now: now,
                 transitions: &transitions)
         }
     }
 
     /// Records an outcome after the work ran: a store failure is logged and counted, never thrown, so that the
     /// work's own result or error reaches the caller.
-    func recordReportingErrors(_ outcome: CallOutcome, permit: CircuitPermit, context: [String: String]) async {
+    func recordReportingErrors(
+        _ outcome: CallOutcome, permit: CircuitPermit, duration: Duration?, circuit: CircuitIdentity
+    ) async {
         do {
-            try await record(outcome, permit: permit, context: context)
+            try await record(outcome, permit: permit, duration: duration, circuit: circuit)
         } catch {
-            storageErrors.increment()
+            metrics.errorsAfterCall.increment()
             logger.info(
                 "could not record a call's outcome; the call's own result is unaffected",
                 metadata: [
@@ -103,8 +121,8 @@ final class BreakerEngine: Sendable {
     }
 
     /// Writes the circuit's batched successes.
-    func flush(_ name: String) async throws {
-        try await modify(name, context: [:]) { machine, record, now, transitions in
+    func flush(_ circuit: CircuitIdentity) async throws {
+        try await modify(circuit) { machine, record, now, transitions in
             machine.advance(&record, now: now, transitions: &transitions)
         }
     }
@@ -113,19 +131,18 @@ final class BreakerEngine: Sendable {
 
     /// The circuit now; a circuit that was never written is a fresh closed one.
     func snapshot(_ name: String) async throws -> CircuitSnapshot {
-        let (stored, now) = try await store.read(name)
+        let (stored, now) = try await read(name)
         return evaluate(stored, name: name, now: now)
     }
 
     /// The circuit now, or `nil` if it was never written.
     func storedSnapshot(_ name: String) async throws -> CircuitSnapshot? {
-        let (stored, now) = try await store.read(name)
+        let (stored, now) = try await read(name)
         return stored.map { evaluate($0, name: name, now: now) }
     }
 
     func snapshots() async throws -> [CircuitSnapshot] {
-        let records = try await store.list()
-        let (_, now) = try await store.read("")
+        let (records, now) = try await store.list()
         return records.map { evaluate($0, name: $0.name, now: now) }
     }
 
@@ -138,28 +155,37 @@ final class BreakerEngine: Sendable {
     }
 
     func override(
-        _ name: String, context: [String: String],
+        _ name: String,
         _ change:
             @escaping @Sendable (CircuitStateMachine, inout CircuitRecord, Timestamp, inout [CircuitTransition])
             -> Void
     ) async throws {
-        try await modify(name, context: context) { machine, record, now, transitions in
+        try await modify(.named(name)) { machine, record, now, transitions in
             machine.advance(&record, now: now, transitions: &transitions)
             change(machine, &record, now, &transitions)
         }
     }
 
-    // MARK: The one write path
+    // MARK: Store access
 
-    /// One atomic read-modify-write of the circuit: folds this process's batched successes in, applies `change`,
-    /// writes the record if it changed and appends the transitions; after the commit, fires the callbacks.
+    private func read(_ name: String) async throws -> (record: CircuitRecord?, now: Timestamp) {
+        let started = ContinuousClock.now
+        defer { metrics.readDuration.recordInterval(since: started) }
+        return try await store.read(name)
+    }
+
+    /// The one write path: an atomic read-modify-write of the circuit that folds this process's batched successes
+    /// in, applies `change`, writes the record if it changed and appends the transitions; after the commit, fires
+    /// the callbacks.
     @discardableResult
     private func modify<Value: Sendable>(
-        _ name: String, context: [String: String],
+        _ circuit: CircuitIdentity,
         _ change: (CircuitStateMachine, inout CircuitRecord, Timestamp, inout [CircuitTransition]) -> Value
     ) async throws -> Value {
+        let name = circuit.name
         let batch = batcher.take(name)
         let machine = self.machine
+        let started = ContinuousClock.now
         let (value, transitions): (Value, [CircuitTransition])
         do {
             (value, transitions) = try await store.update(name) { stored, now in
@@ -177,19 +203,32 @@ final class BreakerEngine: Sendable {
             if let batch { batcher.restore(name, batch) }
             throw error
         }
-        for transition in transitions { announce(transition, context: context) }
+        metrics.updateDuration.recordInterval(since: started)
+        for transition in transitions { announce(transition, circuit: circuit) }
         return value
     }
 
-    private func announce(_ transition: CircuitTransition, context: [String: String]) {
-        transitionsCounter.increment()
+    private func announce(_ transition: CircuitTransition, circuit: CircuitIdentity) {
+        metrics.circuit(name: circuit.name, baseName: circuit.baseName).transition(to: transition.to)
         logger.debug(
-            "circuit \(transition.to == .open ? "opened" : transition.to == .closed ? "closed" : "half-opened")",
+            "circuit is now \(transition.to)",
             metadata: [
                 "circuitry.circuit": "\(transition.circuit)", "circuitry.from": "\(transition.from)",
-                "circuitry.to": "\(transition.to)", "circuitry.reason": "\(transition.reason)",
-                "circuitry.generation": "\(transition.generation)",
+                "circuitry.reason": "\(transition.reason)", "circuitry.generation": "\(transition.generation)",
             ])
-        configuration.onStateChange?(StateChange(transition: transition, context: context))
+        configuration.onStateChange?(StateChange(transition: transition, context: circuit.context))
+    }
+}
+
+extension Metrics.Timer {
+    fileprivate func recordInterval(since start: ContinuousClock.Instant) {
+        recordNanoseconds(Int64((ContinuousClock.now - start).nanoseconds))
+    }
+}
+
+extension Duration {
+    var nanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds &* 1_000_000_000 &+ attoseconds / 1_000_000_000
     }
 }

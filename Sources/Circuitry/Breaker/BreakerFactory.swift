@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 
 #if canImport(Glibc)
@@ -56,6 +57,10 @@ public final class BreakerFactory: Sendable {
         public var successFlushInterval: Duration
         /// Names this process in the transition history. Default `pid <pid> on <host name>`.
         public var actor: String
+        /// What the `circuit` dimension of the metrics carries. Default ``MetricsDimension/baseName``.
+        public var metricsDimension: MetricsDimension
+        /// The swift-metrics backend. Default `nil`: whatever the application bootstrapped (`MetricsSystem`).
+        public var metricsFactory: (any MetricsFactory)?
 
         /// Creates a configuration with the defaults.
         public init(settings: BreakerSettings = BreakerSettings()) {
@@ -68,6 +73,8 @@ public final class BreakerFactory: Sendable {
             self.maximumBatchedSuccesses = 1000
             self.successFlushInterval = .seconds(1)
             self.actor = Self.defaultActor
+            self.metricsDimension = .baseName
+            self.metricsFactory = nil
         }
 
         static var defaultActor: String {
@@ -112,7 +119,7 @@ public final class BreakerFactory: Sendable {
 
     /// Writes every success this process has batched, so that the stored counts are exact.
     public func flush() async throws {
-        for name in engine.batcher.names { try await engine.flush(name) }
+        for name in engine.batcher.names { try await engine.flush(.named(name)) }
     }
 
     // MARK: Operating circuits by name
@@ -130,7 +137,7 @@ public final class BreakerFactory: Sendable {
     /// Holds the circuit open in every process, until `until` or (if `nil`) until it is reset or forced closed.
     public func forceOpen(_ name: String, until: Timestamp? = nil, reason: String? = nil) async throws {
         try CircuitName.validate(name)
-        try await engine.override(name, context: [:]) { machine, record, now, transitions in
+        try await engine.override(name) { machine, record, now, transitions in
             machine.forceOpen(&record, until: until, reason: reason, now: now, transitions: &transitions)
         }
     }
@@ -138,7 +145,7 @@ public final class BreakerFactory: Sendable {
     /// Holds the circuit closed in every process until it is reset: calls are admitted and it never trips.
     public func forceClosed(_ name: String, reason: String? = nil) async throws {
         try CircuitName.validate(name)
-        try await engine.override(name, context: [:]) { machine, record, now, transitions in
+        try await engine.override(name) { machine, record, now, transitions in
             machine.forceClosed(&record, reason: reason, now: now, transitions: &transitions)
         }
     }
@@ -146,7 +153,7 @@ public final class BreakerFactory: Sendable {
     /// Closes the circuit with zero counts in a new generation and removes any override.
     public func reset(_ name: String) async throws {
         try CircuitName.validate(name)
-        try await engine.override(name, context: [:]) { machine, record, now, transitions in
+        try await engine.override(name) { machine, record, now, transitions in
             machine.reset(&record, now: now, transitions: &transitions)
         }
     }
@@ -156,6 +163,17 @@ public final class BreakerFactory: Sendable {
     public func forget(_ name: String) async throws -> Bool {
         _ = engine.batcher.take(name)
         return try await engine.store.remove(name)
+    }
+
+    /// Removes the records of closed circuits (without an override) that nothing has written for `idleFor`, as
+    /// thousands of tenants leave thousands of rows behind; returns their names. A pruned circuit that is used
+    /// again starts fresh and closed.
+    @discardableResult
+    public func prune(idleFor: Duration) async throws -> [String] {
+        guard idleFor >= .zero else {
+            throw ConfigurationError.invalidSetting("idleFor", "\(idleFor)", expected: "not negative")
+        }
+        return try await engine.store.removeIdle(idleFor: idleFor)
     }
 
     /// The store's transition history: of one circuit or of all, oldest first (see ``CircuitStore/history(of:afterID:limit:)``).

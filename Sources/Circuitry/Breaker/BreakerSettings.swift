@@ -42,8 +42,17 @@ public struct BreakerSettings: Sendable {
     public var probeTimeout: Duration
     /// When set, the counts of a closed circuit are cleared this often (a new generation). Default `nil`: never.
     public var resetInterval: Duration?
-    /// Decides when a closed circuit opens. Default ``TripPolicy/consecutiveFailures``.
+    /// Decides when a closed circuit opens. Default ``TripPolicy/consecutiveFailures``. Not used when
+    /// ``rateWindow`` is set.
     public var tripPolicy: TripPolicy
+    /// How long each opening lasts. Default ``OpenDurationPolicy/fixed`` (``openDuration`` every time).
+    public var openDurationPolicy: OpenDurationPolicy
+    /// When set, the circuit trips on failure (or slow-call) rates over a sliding window instead of
+    /// ``tripPolicy``. Default `nil`.
+    public var rateWindow: RateWindowPolicy?
+    /// Calls that take longer than this are slow: they count as failures, or toward
+    /// ``RateWindowPolicy/slowCallRateThreshold`` when that is set. Default `nil`: no call is slow.
+    public var slowCallDuration: Duration?
 
     /// The largest accepted ``closeThreshold``: each admitted probe is a lease stored with the circuit.
     public static let maximumCloseThreshold = 100
@@ -55,7 +64,10 @@ public struct BreakerSettings: Sendable {
         openDuration: Duration = .seconds(60),
         probeTimeout: Duration = .seconds(30),
         resetInterval: Duration? = nil,
-        tripPolicy: TripPolicy = .consecutiveFailures
+        tripPolicy: TripPolicy = .consecutiveFailures,
+        openDurationPolicy: OpenDurationPolicy = .fixed,
+        rateWindow: RateWindowPolicy? = nil,
+        slowCallDuration: Duration? = nil
     ) {
         self.failureThreshold = failureThreshold
         self.closeThreshold = closeThreshold
@@ -63,6 +75,9 @@ public struct BreakerSettings: Sendable {
         self.probeTimeout = probeTimeout
         self.resetInterval = resetInterval
         self.tripPolicy = tripPolicy
+        self.openDurationPolicy = openDurationPolicy
+        self.rateWindow = rateWindow
+        self.slowCallDuration = slowCallDuration
     }
 
     /// Throws a ``ConfigurationError`` naming the first setting that is out of range.
@@ -77,7 +92,46 @@ public struct BreakerSettings: Sendable {
         try Self.requirePositive(openDuration, "openDuration")
         try Self.requirePositive(probeTimeout, "probeTimeout")
         if let resetInterval { try Self.requirePositive(resetInterval, "resetInterval") }
+        if let slowCallDuration { try Self.requirePositive(slowCallDuration, "slowCallDuration") }
+        if let problem = openDurationPolicy.problem {
+            throw ConfigurationError(setting: "openDurationPolicy", message: problem)
+        }
+        if let rateWindow { try validate(rateWindow) }
     }
+
+    private func validate(_ window: RateWindowPolicy) throws(ConfigurationError) {
+        guard (1...60).contains(window.buckets) else {
+            throw .invalidSetting("rateWindow.buckets", "\(window.buckets)", expected: "from 1 to 60")
+        }
+        guard window.samplingDuration.milliseconds >= Int64(window.buckets) else {
+            throw .invalidSetting(
+                "rateWindow.samplingDuration", "\(window.samplingDuration)",
+                expected: "at least 1 millisecond per bucket")
+        }
+        guard window.minimumThroughput >= 1 else {
+            throw .invalidSetting(
+                "rateWindow.minimumThroughput", "\(window.minimumThroughput)", expected: "at least 1")
+        }
+        for (name, rate) in [
+            ("failureRateThreshold", window.failureRateThreshold),
+            ("slowCallRateThreshold", window.slowCallRateThreshold),
+        ] {
+            if let rate, !(rate > 0 && rate <= 1) {
+                throw .invalidSetting("rateWindow.\(name)", "\(rate)", expected: "more than 0 and at most 1")
+            }
+        }
+        guard window.failureRateThreshold != nil || window.slowCallRateThreshold != nil else {
+            throw ConfigurationError(
+                setting: "rateWindow", message: "a rate window needs a failure-rate or a slow-call-rate threshold")
+        }
+        if window.slowCallRateThreshold != nil, slowCallDuration == nil {
+            throw ConfigurationError(
+                setting: "rateWindow.slowCallRateThreshold", message: "a slow-call rate needs slowCallDuration")
+        }
+    }
+
+    /// Whether every success must be written at once because a decision depends on it.
+    var recordsEverySuccess: Bool { rateWindow != nil }
 
     private static func requirePositive(_ duration: Duration, _ name: String) throws(ConfigurationError) {
         guard duration.milliseconds >= 1 else {

@@ -1,11 +1,24 @@
 /// How a finished call counts for its circuit.
 public struct CallOutcome: Sendable, Hashable, CustomStringConvertible {
     let kind: OutcomeKind
+    /// For a failure: the upstream asked not to be called before this instant.
+    public let openUntil: Timestamp?
+
+    init(kind: OutcomeKind, openUntil: Timestamp? = nil) {
+        self.kind = kind
+        self.openUntil = openUntil
+    }
 
     /// The call succeeded (or failed in a way that says nothing about the upstream's health).
     public static let success = CallOutcome(kind: .success)
     /// The call failed; it counts toward the trip policy.
     public static let failure = CallOutcome(kind: .failure)
+    /// The call failed and the upstream asked not to be called before `until` (an HTTP 429 or 503 with
+    /// `Retry-After`, say): the circuit opens at once, in every process, until that instant.
+    public static func failure(openUntil until: Timestamp) -> CallOutcome {
+        CallOutcome(kind: .failure, openUntil: until)
+    }
+
     /// Neither: no count changes, and a probe's lease is released for another probe. `CancellationError` is ignored.
     public static let ignored = CallOutcome(kind: .ignored)
 
@@ -13,7 +26,7 @@ public struct CallOutcome: Sendable, Hashable, CustomStringConvertible {
     public var description: String {
         switch kind {
         case .success: "success"
-        case .failure: "failure"
+        case .failure: openUntil.map { "failure (open until \($0))" } ?? "failure"
         case .ignored: "ignored"
         }
     }

@@ -11,6 +11,8 @@ public struct CircuitBreaker: Sendable {
     public let context: [String: String]
     let engine: BreakerEngine
 
+    var identity: CircuitIdentity { CircuitIdentity(name: name, baseName: baseName, context: context) }
+
     /// Runs `work` if the circuit admits it and records its outcome; returns its value or rethrows its error as is.
     ///
     /// - Throws: ``CircuitRejected`` when the circuit rejects the call (the work is not run); a
@@ -21,18 +23,20 @@ public struct CircuitBreaker: Sendable {
         isolation: isolated (any Actor)? = #isolation, _ work: () async throws -> T
     ) async throws -> T {
         let permit = try await acquire()
+        let started = ContinuousClock.now
         let result: Result<T, any Error>
         do {
             result = .success(try await work())
         } catch {
             result = .failure(error)
         }
+        let duration = ContinuousClock.now - started
         let outcome: CallOutcome
         switch result {
         case .success: outcome = .success
         case .failure(let error): outcome = classify(error)
         }
-        await engine.recordReportingErrors(outcome, permit: permit, context: context)
+        await engine.recordReportingErrors(outcome, permit: permit, duration: duration, circuit: identity)
         return try result.get()
     }
 
@@ -43,20 +47,22 @@ public struct CircuitBreaker: Sendable {
     /// - Throws: ``CircuitRejected`` when the call may not run, or a ``CircuitStoreError`` (policy
     ///   ``StorageFailurePolicy/failClosed``).
     public func acquire() async throws -> CircuitPermit {
-        try await engine.acquire(name, context: context)
+        try await engine.acquire(identity)
     }
 
     /// Records how the call of `permit` ended (the second half of the two-step form).
     ///
     /// An outcome for a permit of an older generation is discarded: the circuit has moved on since.
+    /// - Parameter duration: How long the work ran, for slow-call detection; when `nil`, the time since the permit
+    ///   was admitted counts (by the store's clock).
     /// - Throws: a ``CircuitStoreError`` if the store fails.
-    public func record(_ outcome: CallOutcome, for permit: CircuitPermit) async throws {
-        try await engine.record(outcome, permit: permit, context: context)
+    public func record(_ outcome: CallOutcome, for permit: CircuitPermit, duration: Duration? = nil) async throws {
+        try await engine.record(outcome, permit: permit, duration: duration, circuit: identity)
     }
 
     /// Records a call that ended with `error`, classified as ``execute(isolation:_:)`` would.
-    public func record(error: any Error, for permit: CircuitPermit) async throws {
-        try await record(classify(error), for: permit)
+    public func record(error: any Error, for permit: CircuitPermit, duration: Duration? = nil) async throws {
+        try await record(classify(error), for: permit, duration: duration)
     }
 
     /// How this circuit counts `error`: its own classifier, then the fallback, then the built-in rules.

@@ -99,6 +99,8 @@ public struct CircuitRecord: Sendable, Hashable {
     public var override: CircuitOverride?
     /// How many times in a row the circuit has opened without closing in between (drives open-duration policies).
     public var openAttempts: Int64
+    /// The rate window's buckets, oldest first (empty unless ``BreakerSettings/rateWindow`` is set).
+    public var window: [WindowBucket]
     /// When the record was last written.
     public var updatedAt: Timestamp
 
@@ -106,13 +108,14 @@ public struct CircuitRecord: Sendable, Hashable {
     public init(name: String, createdAt: Timestamp) {
         self.init(
             name: name, state: .closed, generation: 1, counts: .zero, expiresAt: nil, probes: [], override: nil,
-            openAttempts: 0, updatedAt: createdAt)
+            openAttempts: 0, window: [], updatedAt: createdAt)
     }
 
     /// Creates a record from stored fields.
     public init(
         name: String, state: CircuitState, generation: Int64, counts: CircuitCounts, expiresAt: Timestamp?,
-        probes: [ProbeLease], override: CircuitOverride?, openAttempts: Int64, updatedAt: Timestamp
+        probes: [ProbeLease], override: CircuitOverride?, openAttempts: Int64, window: [WindowBucket] = [],
+        updatedAt: Timestamp
     ) {
         self.name = name
         self.state = state
@@ -122,7 +125,15 @@ public struct CircuitRecord: Sendable, Hashable {
         self.probes = probes
         self.override = override
         self.openAttempts = openAttempts
+        self.window = window
         self.updatedAt = updatedAt
+    }
+}
+
+extension CircuitRecord {
+    /// Whether pruning may remove the record: closed, no override, last written before `cutoff`.
+    public func isIdle(before cutoff: Timestamp) -> Bool {
+        state == .closed && override == nil && updatedAt < cutoff
     }
 }
 

@@ -6,6 +6,23 @@ enum OutcomeKind: Sendable, Hashable {
     case ignored
 }
 
+/// A finished call as the rules see it.
+struct CallReport: Sendable, Hashable {
+    var outcome: OutcomeKind
+    /// When the call was admitted (the store's time).
+    var admittedAt: Timestamp
+    /// How long the work ran, when measured by the caller; otherwise the time since ``admittedAt`` counts.
+    var duration: Duration? = nil
+    /// The upstream asked not to be called before this instant (HTTP 429 with Retry-After, say).
+    var openUntil: Timestamp? = nil
+
+    /// Whether the call was slower than `limit`.
+    func isSlow(limit: Duration?, now: Timestamp) -> Bool {
+        guard let limit else { return false }
+        return (duration ?? now - admittedAt) > limit
+    }
+}
+
 /// The decision on one call.
 enum Admission: Sendable, Hashable {
     /// Run the call; report its outcome with this generation (and lease, when it is a half-open probe).
@@ -93,8 +110,13 @@ struct CircuitStateMachine: Sendable {
 
     /// Whether recording a success of `generation` would change nothing that a decision depends on, so that the
     /// success may be batched instead of written: the circuit is closed, in that generation, with no failure
-    /// since the last success.
-    func canBatchSuccess(_ stored: CircuitRecord?, name: String, generation: Int64, now: Timestamp) -> Bool {
+    /// since the last success, and no rate window needs every call.
+    func canBatchSuccess(
+        _ report: CallReport, _ stored: CircuitRecord?, name: String, generation: Int64, now: Timestamp
+    ) -> Bool {
+        guard report.outcome == .success, !settings.recordsEverySuccess,
+            !report.isSlow(limit: settings.slowCallDuration, now: now)
+        else { return false }
         var record = stored ?? CircuitRecord(name: name, createdAt: now)
         var ignored: [CircuitTransition] = []
         if advance(&record, now: now, transitions: &ignored) { return false }
@@ -106,25 +128,33 @@ struct CircuitStateMachine: Sendable {
     /// An outcome from another generation, or for a lease the circuit no longer holds, is discarded: returns
     /// `false` and leaves the record as it was.
     func record(
-        _ outcome: OutcomeKind, generation: Int64, lease: Int64?, in record: inout CircuitRecord, now: Timestamp,
+        _ report: CallReport, generation: Int64, lease: Int64?, in record: inout CircuitRecord, now: Timestamp,
         transitions: inout [CircuitTransition]
     ) -> Bool {
         guard record.generation == generation else { return false }
+        var outcome = report.outcome
+        let slow = report.isSlow(limit: settings.slowCallDuration, now: now)
+        // A slow success is a failure, unless slow calls have a rate threshold of their own.
+        if slow, outcome == .success, settings.rateWindow?.slowCallRateThreshold == nil { outcome = .failure }
         switch record.state {
         case .open:
             return false
         case .closed:
             switch outcome {
-            case .success:
-                record.counts.recordSuccess()
-            case .failure:
-                record.counts.recordFailure()
-                if case .forcedClosed = record.override { break }
-                if settings.tripPolicy.shouldTrip(record.counts, settings.failureThreshold) {
-                    move(&record, to: .open, now: now, reason: tripReason(record.counts), transitions: &transitions)
-                }
-            case .ignored:
-                break
+            case .success: record.counts.recordSuccess()
+            case .failure: record.counts.recordFailure()
+            case .ignored: return true
+            }
+            if settings.rateWindow != nil {
+                count(outcome, slow: slow, in: &record.window, now: now)
+            }
+            if case .forcedClosed = record.override { return true }
+            if outcome == .failure, let until = report.openUntil, until > now {
+                move(
+                    &record, to: .open, now: now, reason: "upstream asked to wait until \(until)",
+                    openUntil: until, transitions: &transitions)
+            } else if let reason = tripReason(record, outcome: outcome, now: now) {
+                move(&record, to: .open, now: now, reason: reason, transitions: &transitions)
             }
             return true
         case .halfOpen:
@@ -138,7 +168,9 @@ struct CircuitStateMachine: Sendable {
                     move(&record, to: .closed, now: now, reason: reason, transitions: &transitions)
                 }
             case .failure:
-                move(&record, to: .open, now: now, reason: "probe failed", transitions: &transitions)
+                let until = report.openUntil.flatMap { $0 > now ? $0 : nil }
+                let reason = until.map { "probe failed; upstream asked to wait until \($0)" } ?? "probe failed"
+                move(&record, to: .open, now: now, reason: reason, openUntil: until, transitions: &transitions)
             case .ignored:
                 break
             }
@@ -191,6 +223,7 @@ struct CircuitStateMachine: Sendable {
         } else {
             record.generation += 1
             record.counts = .zero
+            record.window = []
             record.openAttempts = 0
             record.expiresAt = settings.resetInterval.map { now + $0 }
         }
@@ -201,17 +234,21 @@ struct CircuitStateMachine: Sendable {
     /// Every state change starts a new generation with zero counts and no leases.
     private func move(
         _ record: inout CircuitRecord, to state: CircuitState, now: Timestamp, reason: String,
-        transitions: inout [CircuitTransition]
+        openUntil: Timestamp? = nil, transitions: inout [CircuitTransition]
     ) {
         let from = record.state
         record.state = state
         record.generation += 1
         record.counts = .zero
         record.probes = []
+        record.window = []
         switch state {
         case .open:
             record.openAttempts += 1
-            record.expiresAt = now + settings.openDuration
+            let duration = settings.openDurationPolicy.duration(
+                attempt: record.openAttempts, base: settings.openDuration,
+                seed: jitterSeed(record.name, record.generation))
+            record.expiresAt = openUntil ?? now + duration
         case .halfOpen:
             record.expiresAt = nil
         case .closed:
@@ -230,10 +267,53 @@ struct CircuitStateMachine: Sendable {
         return CircuitRejected(circuit: record.name, reason: reason, retryAfter: record.expiresAt)
     }
 
-    private func tripReason(_ counts: CircuitCounts) -> String {
-        if settings.tripPolicy.name == TripPolicy.consecutiveFailures.name {
-            return "\(counts.consecutiveFailures) consecutive failures"
+    /// Why a closed circuit should open after this outcome, or `nil` if it should not.
+    private func tripReason(_ record: CircuitRecord, outcome: OutcomeKind, now: Timestamp) -> String? {
+        guard let policy = settings.rateWindow else {
+            let counts = record.counts
+            guard outcome == .failure, settings.tripPolicy.shouldTrip(counts, settings.failureThreshold) else {
+                return nil
+            }
+            if settings.tripPolicy.name == TripPolicy.consecutiveFailures.name {
+                return "\(counts.consecutiveFailures) consecutive failures"
+            }
+            return
+                "trip policy \"\(settings.tripPolicy.name)\" after \(counts.failures) of \(counts.requests) calls failed"
         }
-        return "trip policy \"\(settings.tripPolicy.name)\" after \(counts.failures) of \(counts.requests) calls failed"
+        let calls = record.window.reduce(0) { $0 + $1.calls }
+        guard calls >= Int64(policy.minimumThroughput) else { return nil }
+        let failures = record.window.reduce(0) { $0 + $1.failures }
+        let slow = record.window.reduce(0) { $0 + $1.slowCalls }
+        if let threshold = policy.failureRateThreshold, Double(failures) >= threshold * Double(calls) {
+            return "failure rate \(failures)/\(calls) in \(policy.samplingDuration) reached \(threshold)"
+        }
+        if let threshold = policy.slowCallRateThreshold, Double(slow) >= threshold * Double(calls) {
+            return "slow-call rate \(slow)/\(calls) in \(policy.samplingDuration) reached \(threshold)"
+        }
+        return nil
+    }
+
+    /// Adds one call to the current bucket of the rate window, dropping buckets that slid out of it.
+    private func count(_ outcome: OutcomeKind, slow: Bool, in window: inout [WindowBucket], now: Timestamp) {
+        guard let policy = settings.rateWindow else { return }
+        let length = policy.samplingDuration.milliseconds
+        let width = max(1, length / Int64(policy.buckets))
+        let start = Timestamp(millisecondsSince1970: now.millisecondsSince1970 - now.millisecondsSince1970 % width)
+        window.removeAll { $0.start.millisecondsSince1970 <= now.millisecondsSince1970 - length }
+        if window.last?.start != start {
+            window.append(WindowBucket(start: start, calls: 0, failures: 0, slowCalls: 0))
+        }
+        window[window.count - 1].calls += 1
+        if outcome == .failure { window[window.count - 1].failures += 1 }
+        if slow { window[window.count - 1].slowCalls += 1 }
+    }
+
+    /// FNV-1a over the name and generation: a deterministic spread for open-duration jitter.
+    private func jitterSeed(_ name: String, _ generation: Int64) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in name.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3
+        }
+        return (hash ^ UInt64(bitPattern: generation)) &* 0x100_0000_01b3
     }
 }

@@ -23,10 +23,20 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 
     /// The instant in ISO 8601 with milliseconds, in UTC: `2026-11-29T12:30:05.250Z`.
     public var description: String {
-        date.formatted(Self.iso8601)
+        // A `Date` holds seconds as a Double, and its format style truncates: 46.738 s is 46.7379999… and prints as
+        // .737. So the style prints the whole seconds and the milliseconds come from the integer, as stored (and as
+        // the `circuit_status` view shows them).
+        var (seconds, milliseconds) = millisecondsSince1970.quotientAndRemainder(dividingBy: 1000)
+        if milliseconds < 0 {
+            seconds -= 1
+            milliseconds += 1000
+        }
+        let whole = Date(timeIntervalSince1970: Double(seconds)).formatted(Self.iso8601)  // 2026-11-29T12:30:05Z
+        let fraction = String(milliseconds + 1000).dropFirst()  // 3 digits
+        return "\(whole.dropLast()).\(fraction)Z"
     }
 
-    private static let iso8601 = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+    private static let iso8601 = Date.ISO8601FormatStyle()
 
     public static func < (lhs: Timestamp, rhs: Timestamp) -> Bool {
         lhs.millisecondsSince1970 < rhs.millisecondsSince1970
@@ -36,6 +46,12 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
     public static func + (lhs: Timestamp, rhs: Duration) -> Timestamp {
         let (sum, overflow) = lhs.millisecondsSince1970.addingReportingOverflow(rhs.milliseconds)
         return Timestamp(millisecondsSince1970: overflow ? .max : sum)
+    }
+
+    /// The instant `duration` earlier (saturating instead of overflowing).
+    public static func - (lhs: Timestamp, rhs: Duration) -> Timestamp {
+        let (difference, overflow) = lhs.millisecondsSince1970.subtractingReportingOverflow(rhs.milliseconds)
+        return Timestamp(millisecondsSince1970: overflow ? .min : difference)
     }
 
     /// The time from `rhs` to `lhs`.

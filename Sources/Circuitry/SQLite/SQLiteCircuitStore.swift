@@ -1,3 +1,4 @@
+import CoreMetrics
 import Foundation
 import Synchronization
 
@@ -28,11 +29,20 @@ public final class SQLiteCircuitStore: CircuitStore {
         /// Default 8 MiB. https://www.sqlite.org/pragma.html#pragma_journal_size_limit
         public var journalSizeLimit: Int
 
+        /// Where the store reports the time its write transactions waited for other processes' locks
+        /// (timer `circuitry_sqlite_busy_wait`, recorded only for transactions that waited). Default `nil`: the
+        /// metrics system the application bootstrapped.
+        public var metricsFactory: (any MetricsFactory)?
+
         /// Creates a configuration.
-        public init(busyTimeout: Duration = .seconds(1), historyLimit: Int = 100, journalSizeLimit: Int = 8 << 20) {
+        public init(
+            busyTimeout: Duration = .seconds(1), historyLimit: Int = 100, journalSizeLimit: Int = 8 << 20,
+            metricsFactory: (any MetricsFactory)? = nil
+        ) {
             self.busyTimeout = busyTimeout
             self.historyLimit = historyLimit
             self.journalSizeLimit = journalSizeLimit
+            self.metricsFactory = metricsFactory
         }
     }
 
@@ -40,6 +50,7 @@ public final class SQLiteCircuitStore: CircuitStore {
     public let path: String
     private let clock: any WallClock
     private let statements: Mutex<SQLiteStatements?>
+    private let busyWait: CoreMetrics.Timer
 
     /// Opens the database at `path`, creating it (and its schema) if the file does not exist yet.
     ///
@@ -56,6 +67,8 @@ public final class SQLiteCircuitStore: CircuitStore {
         }
         self.path = path
         self.clock = clock
+        self.busyWait = CoreMetrics.Timer(
+            label: "circuitry_sqlite_busy_wait", factory: configuration.metricsFactory ?? MetricsSystem.factory)
         try Self.checkLocation(path)
         let connection = try SQLiteConnection(path: path, busy: BusyPolicy(bound: configuration.busyTimeout))
         do {
@@ -68,6 +81,8 @@ public final class SQLiteCircuitStore: CircuitStore {
             try connection.execute("PRAGMA synchronous = NORMAL")
             try SQLiteSchema.prepare(connection)
             try connection.execute("PRAGMA journal_size_limit = \(configuration.journalSizeLimit)")
+            // Twice the larger of the size limit and the automatic checkpoint's 1,000 pages (4 MiB).
+            connection.walRestartThreshold = 2 * max(Int64(configuration.journalSizeLimit), 4 << 20)
             let prepared = try SQLiteStatements(connection, historyLimit: configuration.historyLimit)
             statements = Mutex(prepared)
         } catch {
@@ -94,39 +109,59 @@ public final class SQLiteCircuitStore: CircuitStore {
 
     public func read(_ name: String) async throws -> (record: CircuitRecord?, now: Timestamp) {
         try withStatements { statements in
-            let record = try statements.select(name)
-            return (record, clock.now())
+            // The time is taken before the read: a decision made on this snapshot is then never stamped later
+            // than a write the snapshot did not see.
+            let now = clock.now()
+            return (try statements.select(name), now)
         }
     }
 
     public func update<Value: Sendable>(
         _ name: String, _ body: (inout CircuitRecord?, Timestamp) throws -> StoreUpdate<Value>
     ) async throws -> Value {
-        try withStatements { statements in
-            try statements.connection.immediateTransaction {
-                var record = try statements.select(name)
-                let now = clock.now()
-                let result = try body(&record, now)
-                if result.write, var record {
-                    record.updatedAt = now
-                    try statements.upsert(record)
-                }
-                for transition in result.transitions {
-                    try statements.append(transition)
-                }
-                return result.value
+        try writeTransaction { statements in
+            let stored = try statements.select(name)
+            var record = stored
+            // Read after the lock is taken, so that commits are in time order.
+            let now = clock.now()
+            let result = try body(&record, now)
+            if result.write, var record {
+                record.updatedAt = now
+                try statements.write(record, replacing: stored)
             }
+            for transition in result.transitions {
+                try statements.append(transition)
+            }
+            return result.value
         }
     }
 
-    public func list() async throws -> [CircuitRecord] {
-        try withStatements { try $0.list() }
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction under the store's lock, and reports any wait for another
+    /// process's lock to the busy-wait timer.
+    private func writeTransaction<T>(_ body: (SQLiteStatements) throws -> T) throws -> T {
+        try withStatements { statements in
+            let waitedBefore = statements.connection.busyWaits.nanoseconds
+            defer {
+                let waited = statements.connection.busyWaits.nanoseconds - waitedBefore
+                if waited > 0 { busyWait.recordNanoseconds(Int64(waited)) }
+            }
+            return try statements.connection.immediateTransaction { try body(statements) }
+        }
+    }
+
+    public func list() async throws -> (records: [CircuitRecord], now: Timestamp) {
+        try withStatements { statements in
+            let now = clock.now()
+            return (try statements.list(), now)
+        }
     }
 
     public func remove(_ name: String) async throws -> Bool {
-        try withStatements { statements in
-            try statements.connection.immediateTransaction { try statements.delete(name) }
-        }
+        try writeTransaction { try $0.delete(name) }
+    }
+
+    public func removeIdle(idleFor: Duration) async throws -> [String] {
+        try writeTransaction { try $0.removeIdle(before: clock.now() - idleFor) }
     }
 
     public func history(of name: String?, afterID: Int64?, limit: Int) async throws -> [HistoryEntry] {
@@ -161,6 +196,11 @@ public final class SQLiteCircuitStore: CircuitStore {
         guard FileManager.default.fileExists(atPath: folder, isDirectory: &isDirectory), isDirectory.boolValue else {
             throw CircuitStoreError(
                 code: .cannotOpen, message: "the folder \(folder) does not exist", location: path)
+        }
+        guard FileManager.default.isWritableFile(atPath: folder) else {
+            throw CircuitStoreError(
+                code: .readOnly, message: "the database does not exist and the folder \(folder) is not writable",
+                location: path)
         }
     }
 }

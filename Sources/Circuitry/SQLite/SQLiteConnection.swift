@@ -26,6 +26,24 @@ private final class BusyHandlerState {
     var totalWaits: UInt64 = 0
 
     init(policy: BusyPolicy) { self.policy = policy }
+
+    /// Sleeps before try number `attempt` (0 for the first retry of a new wait), unless the wait that started at
+    /// ``startedAt`` has used up the bound. Returns whether to try again.
+    func backOff(attempt: Int) -> Bool {
+        let now = monotonicNanoseconds()
+        if attempt == 0 { startedAt = now }
+        let bound = UInt64(max(0, policy.bound.milliseconds)) * 1_000_000
+        let elapsed = now - startedAt
+        guard elapsed < bound else { return false }
+        let step = min(
+            UInt64(policy.initialDelayMicroseconds) << min(attempt, 16), UInt64(policy.maximumDelayMicroseconds))
+        // Jitter between half the step and the step, so that waiting processes do not wake in lockstep.
+        let delay = min(UInt64.random(in: (step / 2)...max(step / 2, step)), (bound - elapsed) / 1000)
+        usleep(useconds_t(delay))
+        waitedNanoseconds &+= delay * 1000
+        totalWaits &+= 1
+        return true
+    }
 }
 
 private func monotonicNanoseconds() -> UInt64 {
@@ -41,22 +59,7 @@ private func monotonicNanoseconds() -> UInt64 {
 private func busyHandler(_ context: UnsafeMutableRawPointer?, _ invocations: Int32) -> Int32 {
     guard let context else { return 0 }
     let state = Unmanaged<BusyHandlerState>.fromOpaque(context).takeUnretainedValue()
-    let now = monotonicNanoseconds()
-    if invocations == 0 { state.startedAt = now }
-    let bound = UInt64(max(0, state.policy.bound.milliseconds)) * 1_000_000
-    let elapsed = now - state.startedAt
-    guard elapsed < bound else { return 0 }
-    let exponent = min(Int(invocations), 16)
-    let base = min(
-        UInt64(state.policy.initialDelayMicroseconds) << exponent, UInt64(state.policy.maximumDelayMicroseconds))
-    // Full jitter between half the step and the step, so that waiting processes do not wake in lockstep.
-    let delay = UInt64.random(in: (base / 2)...max(base / 2, base))
-    let remaining = (bound - elapsed) / 1000
-    let sleep = min(delay, remaining)
-    usleep(useconds_t(sleep))
-    state.waitedNanoseconds &+= sleep * 1000
-    state.totalWaits &+= 1
-    return 1
+    return state.backOff(attempt: Int(invocations)) ? 1 : 0
 }
 
 /// One SQLite connection: opened once per store, used under the store's lock, with statements prepared once.
@@ -67,6 +70,17 @@ final class SQLiteConnection {
     private(set) var handle: OpaquePointer?
     private let busyState: BusyHandlerState
     private var statements: [SQLiteStatement] = []
+    /// `BEGIN IMMEDIATE` and `COMMIT`, prepared on first use (`sqlite3_exec` would parse them on every transaction).
+    private var beginImmediate: SQLiteStatement?
+    private var commit: SQLiteStatement?
+    /// The WAL file, whose size ``checkpointIfWALIsLarge()`` watches.
+    private let walPath: String
+    /// Write transactions committed since the WAL's size was last looked at.
+    private var commitsSinceWALCheck = 0
+    /// Whether the last look found the WAL above ``walRestartThreshold`` and the checkpoint did not succeed.
+    private var walIsLarge = false
+    /// Above this many bytes of WAL, a commit is followed by a `RESTART` checkpoint (see ``checkpointIfWALIsLarge()``).
+    var walRestartThreshold: Int64 = 16 << 20
 
     /// Opens (creating if missing) the database at `path` for reading and writing.
     init(path: String, busy: BusyPolicy) throws(CircuitStoreError) {
@@ -83,6 +97,7 @@ final class SQLiteConnection {
             throw SQLiteConnection.error(code: rc, message: message, sql: nil, path: path)
         }
         handle = db
+        walPath = String(cString: sqlite3_db_filename(db, "main")) + "-wal"
         sqlite3_extended_result_codes(db, 1)
         _ = circuitry_sqlite3_enable_defensive(db)
         sqlite3_busy_handler(db, busyHandler, Unmanaged.passUnretained(busyState).toOpaque())
@@ -168,20 +183,74 @@ final class SQLiteConnection {
         Int64(try scalarText(sql) ?? "0") ?? 0
     }
 
+    /// Runs `body`, and again while it fails with SQLITE_BUSY, backing off as the busy handler does, until the
+    /// busy bound is spent: for the statements that SQLite fails as busy without calling the busy handler.
+    func retryingWhenBusy<T>(_ body: () throws(CircuitStoreError) -> T) throws(CircuitStoreError) -> T {
+        var attempt = 0
+        while true {
+            do {
+                return try body()
+            } catch let error where error.code == .busy && busyState.backOff(attempt: attempt) {
+                attempt += 1
+            }
+        }
+    }
+
     /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back if anything throws.
     ///
     /// `BEGIN IMMEDIATE` takes the write lock up front (through the busy handler), instead of a deferred
     /// transaction's upgrade from read to write, which fails with SQLITE_BUSY without calling the busy handler.
     /// https://www.sqlite.org/lang_transaction.html
     func immediateTransaction<T>(_ body: () throws -> T) throws -> T {
-        try execute("BEGIN IMMEDIATE")
+        try run(&beginImmediate, "BEGIN IMMEDIATE")
+        let value: T
         do {
-            let value = try body()
-            try execute("COMMIT")
-            return value
+            value = try body()
+            try run(&commit, "COMMIT")
         } catch {
             if inTransaction { try? execute("ROLLBACK") }
             throw error
+        }
+        checkpointIfWALIsLarge()
+        return value
+    }
+
+    /// Runs a statement without parameters or rows, prepared once into `cached`.
+    private func run(_ cached: inout SQLiteStatement?, _ sql: String) throws {
+        let statement: SQLiteStatement
+        if let cached {
+            statement = cached
+        } else {
+            statement = try prepare(sql)
+            cached = statement
+        }
+        try statement.use { try $0.run() }
+    }
+
+    /// Every 16 commits (every commit while the WAL is too large), looks at the WAL's size; above
+    /// ``walRestartThreshold``, runs a `RESTART` checkpoint.
+    ///
+    /// The automatic checkpoint after a commit is `PASSIVE`: it copies only the frames that no reader still needs,
+    /// and the WAL starts again from its beginning only when a writer finds it entirely copied and unread. While
+    /// several processes read and write without pause there is always a reader, so the WAL never restarts and grows
+    /// without bound (about 100 MiB a second with 4 writing processes on 2 cores).
+    /// > RESTART: This mode works the same way as FULL with the addition that after checkpointing the log file it
+    /// > blocks (calls the busy-handler callback) until all readers are finished with the log file. This ensures
+    /// > that the next writer will restart the log file from the beginning.
+    /// https://www.sqlite.org/c3ref/wal_checkpoint_v2.html
+    /// Readers hold the WAL for microseconds, so the wait is short; it is bounded by the busy handler. It fails at
+    /// once with SQLITE_BUSY while another connection checkpoints (every commit runs the automatic one once the WAL
+    /// has 1,000 pages), so after a failure the next commit tries again. The commit is already durable, so a
+    /// checkpoint that fails is left for the next commit rather than reported.
+    private func checkpointIfWALIsLarge() {
+        commitsSinceWALCheck += 1
+        guard walIsLarge || commitsSinceWALCheck >= 16, let handle else { return }
+        commitsSinceWALCheck = 0
+        var info = stat()
+        walIsLarge = stat(walPath, &info) == 0 && Int64(info.st_size) > walRestartThreshold
+        guard walIsLarge else { return }
+        if sqlite3_wal_checkpoint_v2(handle, "main", SQLITE_CHECKPOINT_RESTART, nil, nil) == SQLITE_OK {
+            walIsLarge = false
         }
     }
 

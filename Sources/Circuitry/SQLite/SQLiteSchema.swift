@@ -27,6 +27,8 @@ enum SQLiteSchema {
             override_until        INTEGER,
             override_reason       TEXT,
             open_attempts         INTEGER NOT NULL DEFAULT 0,
+            -- rate-window buckets, 'start_ms:calls:failures:slow_calls' separated by commas, oldest first
+            window                TEXT NOT NULL DEFAULT '',
             updated_at            INTEGER NOT NULL
         ) WITHOUT ROWID;
 
@@ -67,7 +69,7 @@ enum SQLiteSchema {
     static func prepare(_ connection: SQLiteConnection) throws(CircuitStoreError) {
         // Reading the header first: a file that is not a database (SQLITE_NOTADB) or is truncated
         // (SQLITE_CORRUPT) fails here, before anything is written.
-        let found = try inspect(connection)
+        let found = try inspectInOneSnapshot(connection)
         switch found {
         case .ours: break
         case .empty: break
@@ -83,7 +85,12 @@ enum SQLiteSchema {
 
         // WAL persists in the file once set. It needs the exclusive lock, which the busy handler waits for.
         // https://www.sqlite.org/wal.html#activating_and_configuring_wal_mode
-        let mode = try connection.scalarText("PRAGMA journal_mode = WAL")
+        // When several processes open a brand-new file at once, this can fail with SQLITE_BUSY within
+        // microseconds and without SQLite calling the busy handler (seen with 8 processes), so it is retried
+        // within the busy bound.
+        let mode = try connection.retryingWhenBusy { () throws(CircuitStoreError) in
+            try connection.scalarText("PRAGMA journal_mode = WAL")
+        }
         guard mode?.lowercased() == "wal" else {
             throw CircuitStoreError(
                 code: .other, message: "could not switch the database to WAL mode (journal_mode is \(mode ?? "?"))",
@@ -114,6 +121,20 @@ enum SQLiteSchema {
 
     private enum Found {
         case empty, ours, newer(Int64), foreign
+    }
+
+    /// ``inspect(_:)`` inside one read transaction: as three separate reads, another process could create the
+    /// schema between them, and this one would see a database with tables but without our application id.
+    private static func inspectInOneSnapshot(_ connection: SQLiteConnection) throws(CircuitStoreError) -> Found {
+        try connection.execute("BEGIN DEFERRED")
+        do throws(CircuitStoreError) {
+            let found = try inspect(connection)
+            try connection.execute("COMMIT")
+            return found
+        } catch {
+            if connection.inTransaction { try? connection.execute("ROLLBACK") }
+            throw error
+        }
     }
 
     private static func inspect(_ connection: SQLiteConnection) throws(CircuitStoreError) -> Found {

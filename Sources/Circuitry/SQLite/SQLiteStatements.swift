@@ -7,7 +7,9 @@ final class SQLiteStatements: @unchecked Sendable {
     private let selectOne: SQLiteStatement
     private let selectAll: SQLiteStatement
     private let upsertOne: SQLiteStatement
+    private let updateCounts: SQLiteStatement
     private let deleteOne: SQLiteStatement
+    private let deleteIdle: SQLiteStatement
     private let insertTransition: SQLiteStatement
     private let pruneTransitions: SQLiteStatement
     private let historyOfOne: SQLiteStatement
@@ -17,8 +19,14 @@ final class SQLiteStatements: @unchecked Sendable {
 
     private static let columns = """
         name, state, generation, requests, successes, failures, consecutive_successes, consecutive_failures, \
-        expires_at, probes, override, override_until, override_reason, open_attempts, updated_at
+        expires_at, probes, override, override_until, override_reason, open_attempts, window, updated_at
         """
+    private static let columnNames = columns.split(separator: ",").map { String($0.drop { $0 == " " }) }
+    /// `column = ?N` for every column but the name (and `leavingOut`), numbered as in ``columns``.
+    private static func assignments(leavingOut: Set<String>) -> String {
+        columnNames.enumerated().dropFirst().filter { !leavingOut.contains($0.element) }
+            .map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: ", ")
+    }
     private static let transitionColumns = "id, circuit, at, from_state, to_state, generation, reason, actor"
 
     init(_ connection: SQLiteConnection, historyLimit: Int) throws(CircuitStoreError) {
@@ -26,14 +34,24 @@ final class SQLiteStatements: @unchecked Sendable {
         self.historyLimit = historyLimit
         selectOne = try connection.prepare("SELECT \(Self.columns) FROM circuits WHERE name = ?1")
         selectAll = try connection.prepare("SELECT \(Self.columns) FROM circuits ORDER BY name")
+        let parameters = (1...Self.columnNames.count).map { "?\($0)" }.joined(separator: ", ")
         upsertOne = try connection.prepare(
             """
-            INSERT INTO circuits (\(Self.columns)) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
-            ON CONFLICT (name) DO UPDATE SET state = ?2, generation = ?3, requests = ?4, successes = ?5,
-                failures = ?6, consecutive_successes = ?7, consecutive_failures = ?8, expires_at = ?9, probes = ?10,
-                override = ?11, override_until = ?12, override_reason = ?13, open_attempts = ?14, updated_at = ?15
+            INSERT INTO circuits (\(Self.columns)) VALUES (\(parameters))
+            ON CONFLICT (name) DO UPDATE SET \(Self.assignments(leavingOut: []))
+            """)
+        // The same parameters as the upsert, leaving the columns with CHECK constraints alone (see `write`).
+        updateCounts = try connection.prepare(
+            """
+            UPDATE circuits SET \(Self.assignments(leavingOut: ["state", "override", "override_until", "override_reason"]))
+            WHERE name = ?1
             """)
         deleteOne = try connection.prepare("DELETE FROM circuits WHERE name = ?1")
+        deleteIdle = try connection.prepare(
+            """
+            DELETE FROM circuits WHERE state = 'closed' AND override IS NULL AND updated_at < ?1
+            RETURNING name
+            """)
         insertTransition = try connection.prepare(
             """
             INSERT INTO transitions (circuit, at, from_state, to_state, generation, reason, actor)
@@ -70,37 +88,64 @@ final class SQLiteStatements: @unchecked Sendable {
         }
     }
 
-    func upsert(_ record: CircuitRecord) throws {
-        try upsertOne.use { statement in
-            try statement.bind(1, record.name)
-            try statement.bind(2, record.state.rawValue)
-            try statement.bind(3, record.generation)
-            try statement.bind(4, record.counts.requests)
-            try statement.bind(5, record.counts.successes)
-            try statement.bind(6, record.counts.failures)
-            try statement.bind(7, record.counts.consecutiveSuccesses)
-            try statement.bind(8, record.counts.consecutiveFailures)
-            try statement.bind(9, record.expiresAt?.millisecondsSince1970)
-            try statement.bind(
-                10, record.probes.map { "\($0.id)@\($0.deadline.millisecondsSince1970)" }.joined(separator: ","))
-            switch record.override {
-            case nil:
-                try statement.bind(11, nil as String?)
-                try statement.bind(12, nil as Int64?)
-                try statement.bind(13, nil as String?)
-            case .forcedOpen(let until, let reason):
-                try statement.bind(11, "forced-open")
-                try statement.bind(12, until?.millisecondsSince1970)
-                try statement.bind(13, reason)
-            case .forcedClosed(let reason):
-                try statement.bind(11, "forced-closed")
-                try statement.bind(12, nil as Int64?)
-                try statement.bind(13, reason)
-            }
-            try statement.bind(14, record.openAttempts)
-            try statement.bind(15, record.updatedAt.millisecondsSince1970)
+    /// Writes `record`, which was read as `stored` earlier in the same transaction.
+    ///
+    /// When the row exists and neither its state nor its override changes (a failure or a folded batch of a
+    /// closed circuit), this is an `UPDATE` that leaves the `state` and `override` columns alone: SQLite checks a
+    /// CHECK constraint on `UPDATE` only when a column it names is assigned, and each of ours (`state IN (…)`,
+    /// `override IN (…)`) runs as an ephemeral table built and freed on every check (`EXPLAIN` shows
+    /// `OpenEphemeral`). The upsert checks both twice, which made it cost twice the write-transaction floor.
+    func write(_ record: CircuitRecord, replacing stored: CircuitRecord?) throws {
+        guard let stored, stored.name == record.name, stored.state == record.state, stored.override == record.override
+        else {
+            return try upsert(record)
+        }
+        try updateCounts.use { statement in
+            try Self.bindColumns(record, to: statement)
             try statement.run()
         }
+    }
+
+    private static func probesText(_ probes: [ProbeLease]) -> String {
+        probes.isEmpty ? "" : probes.map { "\($0.id)@\($0.deadline.millisecondsSince1970)" }.joined(separator: ",")
+    }
+
+    func upsert(_ record: CircuitRecord) throws {
+        try upsertOne.use { statement in
+            try Self.bindColumns(record, to: statement)
+            try statement.run()
+        }
+    }
+
+    /// Binds every field of `record` to the parameter numbered as its column in ``columns``.
+    private static func bindColumns(_ record: CircuitRecord, to statement: SQLiteStatement) throws {
+        try statement.bind(1, record.name)
+        try statement.bind(2, record.state.rawValue)
+        try statement.bind(3, record.generation)
+        try statement.bind(4, record.counts.requests)
+        try statement.bind(5, record.counts.successes)
+        try statement.bind(6, record.counts.failures)
+        try statement.bind(7, record.counts.consecutiveSuccesses)
+        try statement.bind(8, record.counts.consecutiveFailures)
+        try statement.bind(9, record.expiresAt?.millisecondsSince1970)
+        try statement.bind(10, probesText(record.probes))
+        switch record.override {
+        case nil:
+            try statement.bind(11, nil as String?)
+            try statement.bind(12, nil as Int64?)
+            try statement.bind(13, nil as String?)
+        case .forcedOpen(let until, let reason):
+            try statement.bind(11, "forced-open")
+            try statement.bind(12, until?.millisecondsSince1970)
+            try statement.bind(13, reason)
+        case .forcedClosed(let reason):
+            try statement.bind(11, "forced-closed")
+            try statement.bind(12, nil as Int64?)
+            try statement.bind(13, reason)
+        }
+        try statement.bind(14, record.openAttempts)
+        try statement.bind(15, encode(record.window))
+        try statement.bind(16, record.updatedAt.millisecondsSince1970)
     }
 
     func delete(_ name: String) throws -> Bool {
@@ -109,6 +154,15 @@ final class SQLiteStatements: @unchecked Sendable {
             try statement.run()
         }
         return connection.changes > 0
+    }
+
+    func removeIdle(before cutoff: Timestamp) throws -> [String] {
+        try deleteIdle.use { statement in
+            try statement.bind(1, cutoff.millisecondsSince1970)
+            var names: [String] = []
+            while try statement.step() { names.append(statement.text(0) ?? "") }
+            return names.sorted()
+        }
     }
 
     // MARK: History
@@ -182,7 +236,24 @@ final class SQLiteStatements: @unchecked Sendable {
             probes: try probes(row.text(9) ?? ""),
             override: override,
             openAttempts: row.int64(13),
-            updatedAt: Timestamp(millisecondsSince1970: row.int64(14)))
+            window: try window(row.text(14) ?? ""),
+            updatedAt: Timestamp(millisecondsSince1970: row.int64(15)))
+    }
+
+    private static func encode(_ window: [WindowBucket]) -> String {
+        window.map { "\($0.start.millisecondsSince1970):\($0.calls):\($0.failures):\($0.slowCalls)" }
+            .joined(separator: ",")
+    }
+
+    private static func window(_ text: String) throws -> [WindowBucket] {
+        guard !text.isEmpty else { return [] }
+        return try text.split(separator: ",").map { item in
+            let fields = item.split(separator: ":").compactMap { Int64($0) }
+            guard fields.count == 4 else { throw malformed("rate-window bucket \(String(item).debugDescription)") }
+            return WindowBucket(
+                start: Timestamp(millisecondsSince1970: fields[0]), calls: fields[1], failures: fields[2],
+                slowCalls: fields[3])
+        }
     }
 
     private static func state(_ text: String?) throws -> CircuitState {

@@ -36,11 +36,15 @@ public protocol CircuitStore: Sendable {
         _ name: String, _ body: (inout CircuitRecord?, Timestamp) throws -> StoreUpdate<Value>
     ) async throws -> Value
 
-    /// Every stored circuit, ordered by name.
-    func list() async throws -> [CircuitRecord]
+    /// Every stored circuit, ordered by name, and the store's current time.
+    func list() async throws -> (records: [CircuitRecord], now: Timestamp)
 
     /// Removes a circuit's record (its history stays). Returns whether there was one.
     func remove(_ name: String) async throws -> Bool
+
+    /// Atomically removes every closed circuit without an override whose record was last written longer than
+    /// `idleFor` ago (by the store's clock), and returns their names. Their history stays.
+    func removeIdle(idleFor: Duration) async throws -> [String]
 
     /// The most recent transitions, oldest first: of one circuit or (with `nil`) of all, with ids greater than
     /// `afterID` when given, at most `limit` of them.

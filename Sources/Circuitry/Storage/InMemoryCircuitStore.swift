@@ -51,12 +51,22 @@ public final class InMemoryCircuitStore: CircuitStore {
         }
     }
 
-    public func list() async throws -> [CircuitRecord] {
-        state.withLock { $0.records.values.sorted { $0.name < $1.name } }
+    public func list() async throws -> (records: [CircuitRecord], now: Timestamp) {
+        let now = clock.now()
+        return (state.withLock { $0.records.values.sorted { $0.name < $1.name } }, now)
     }
 
     public func remove(_ name: String) async throws -> Bool {
         state.withLock { $0.records.removeValue(forKey: name) != nil }
+    }
+
+    public func removeIdle(idleFor: Duration) async throws -> [String] {
+        let cutoff = clock.now() - idleFor
+        return state.withLock { state in
+            let idle = state.records.values.filter { $0.isIdle(before: cutoff) }.map(\.name).sorted()
+            for name in idle { state.records[name] = nil }
+            return idle
+        }
     }
 
     public func history(of name: String?, afterID: Int64?, limit: Int) async throws -> [HistoryEntry] {

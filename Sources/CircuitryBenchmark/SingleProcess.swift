@@ -1,0 +1,143 @@
+import Circuitry
+import Synchronization
+
+/// The single-process cases: the raw floors, Circuitry on SQLite and Circuitry on the in-memory store, measured
+/// round-robin in one process on one database.
+struct SingleProcess: Sendable {
+    let store: SQLiteCircuitStore
+    let raw: RawSQLite
+    let database: String
+
+    /// Figures in nanoseconds per operation (the median of the rounds), keyed `floor.…`, `sqlite.…`, `memory.…`.
+    func measure(_ options: Options) async throws -> [String: Double] {
+        let (cases, factory) = try await cases()
+        let samples = try await RoundRobin(
+            cases: cases, sampleNanoseconds: UInt64(options.sampleMilliseconds) * 1_000_000, rounds: options.rounds
+        ).run()
+        try await factory.flush()
+        return samples.mapValues(median)
+    }
+
+    /// Runs one case alone for `seconds`, for a profiler (`circuitry-bench --profile NAME`).
+    func profile(_ name: String, seconds: Double) async throws {
+        let (cases, factory) = try await cases()
+        guard let timed = cases.first(where: { $0.name == name }) else {
+            throw Options.Invalid(description: "no case \(name); cases: \(cases.map(\.name).joined(separator: ", "))")
+        }
+        let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
+        var operations = 0
+        while monotonicNanoseconds() < deadline {
+            try await timed.run(1000)
+            operations += 1000
+        }
+        try await factory.flush()
+        print("\(name): \(operations) operations in \(seconds) s")
+    }
+
+    private func cases() async throws -> ([TimedCase], BreakerFactory) {
+        let memoryStore = InMemoryCircuitStore()
+        var cases = [
+            TimedCase(name: "floor.write_tx_ns") { [raw] count in
+                let now = wallMilliseconds()
+                for _ in 0..<count { try raw.writeTransaction(now: now) }
+            },
+            TimedCase(name: "floor.read_ns") { [raw] count in
+                for _ in 0..<count { try raw.read() }
+            },
+            TimedCase(name: "floor.open_warm_ns") { [database] count in
+                for _ in 0..<count { try RawSQLite.openAndClose(database) }
+            },
+            TimedCase(name: "sqlite.open_warm_ns") { [database] count in
+                for _ in 0..<count { try SQLiteCircuitStore(path: database).close() }
+            },
+        ]
+        cases += try await breakerCases(prefix: "sqlite", store: store)
+        cases += try await breakerCases(prefix: "memory", store: memoryStore)
+
+        // Ten circuits, a breaker made per call as a job queue does (naming and name check included).
+        let factory = try BreakerFactory(store: store, configuration: tenantConfiguration(), logger: quietLogger)
+        cases.append(spreadCase("sqlite.execute_success_10_circuits_ns", factory, base: "few", circuits: 10))
+        return (cases, factory)
+    }
+
+    /// The same ten circuits, and calls spread over every circuit, once the file holds `options.manyCircuits`.
+    func manyCases(_ options: Options) async throws -> [String: Double] {
+        let factory = try BreakerFactory(store: store, configuration: tenantConfiguration(), logger: quietLogger)
+        let cases = [
+            TimedCase(name: "floor.read_big_file_ns") { [raw] count in
+                for _ in 0..<count { try raw.read() }
+            },
+            spreadCase("sqlite.execute_success_10_circuits_big_file_ns", factory, base: "few", circuits: 10),
+            spreadCase("sqlite.execute_success_spread_ns", factory, base: "many", circuits: options.manyCircuits),
+        ]
+        let samples = try await RoundRobin(
+            cases: cases, sampleNanoseconds: UInt64(options.sampleMilliseconds) * 1_000_000, rounds: options.rounds
+        ).run()
+        try await factory.flush()
+        return samples.mapValues(median)
+    }
+
+    /// Calls circuits `base/0` … `base/(circuits - 1)` at random, making the breaker per call from a tenant context
+    /// as a job queue does (naming function and name check included).
+    private func spreadCase(_ name: String, _ factory: BreakerFactory, base: String, circuits: Int) -> TimedCase {
+        let tenants = (0..<circuits).map { "\($0)" }
+        let random = Mutex(SplitMix(state: 42))
+        return TimedCase(name: name) { count in
+            for _ in 0..<count {
+                let index = random.withLock { Int($0.next() % UInt64(tenants.count)) }
+                try await factory.breaker(for: base, context: ["tenant": tenants[index]]).execute {}
+            }
+        }
+    }
+
+    /// `execute` and acquire + record, succeeding, failing and rejected, on `store`.
+    private func breakerCases(prefix: String, store: some CircuitStore) async throws -> [TimedCase] {
+        let healthy = try BreakerFactory(store: store, logger: quietLogger)
+        let failing = try BreakerFactory(
+            store: store, configuration: BreakerFactory.Configuration(settings: neverTrips), logger: quietLogger)
+        let tripping = try BreakerFactory(
+            store: store,
+            configuration: BreakerFactory.Configuration(settings: BreakerSettings(openDuration: .seconds(3600))),
+            logger: quietLogger)
+
+        let closed = try healthy.breaker(for: "closed")
+        let twoStep = try healthy.breaker(for: "two-step")
+        let failure = try failing.breaker(for: "failing")
+        let failureTwoStep = try failing.breaker(for: "failing-two-step")
+        let open = try tripping.breaker(for: "open")
+        while try await open.state() != .open {
+            do { try await open.execute { throw Boom() } } catch {}
+        }
+
+        return [
+            TimedCase(name: "\(prefix).execute_success_ns") { count in
+                for _ in 0..<count { try await closed.execute {} }
+            },
+            TimedCase(name: "\(prefix).two_step_success_ns") { count in
+                for _ in 0..<count {
+                    let permit = try await twoStep.acquire()
+                    try await twoStep.record(.success, for: permit)
+                }
+            },
+            TimedCase(name: "\(prefix).execute_rejected_open_ns") { count in
+                for _ in 0..<count {
+                    do {
+                        try await open.execute {}
+                        throw Options.Invalid(description: "the open circuit admitted a call")
+                    } catch is CircuitRejected {}
+                }
+            },
+            TimedCase(name: "\(prefix).execute_failure_ns") { count in
+                for _ in 0..<count {
+                    do { try await failure.execute { throw Boom() } } catch is Boom {}
+                }
+            },
+            TimedCase(name: "\(prefix).two_step_failure_ns") { count in
+                for _ in 0..<count {
+                    let permit = try await failureTwoStep.acquire()
+                    try await failureTwoStep.record(.failure, for: permit)
+                }
+            },
+        ]
+    }
+}

@@ -1,0 +1,71 @@
+import ArgumentParser
+import Circuitry
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `circuitry history [NAME] [--json] [--follow]`.
+struct HistoryCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "history",
+        abstract: "Print the transition history, oldest first; --follow prints new transitions as they commit.",
+        discussion: """
+            With --json, one JSON object per transition and per line (JSON Lines). --follow checks the database \
+            for new transitions every 200 ms (a plain read that takes no lock) until SIGINT, SIGTERM or SIGHUP, \
+            then exits with 0.
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+
+    @Argument(help: ArgumentHelp("Only this circuit's transitions.", valueName: "name"))
+    var name: String?
+
+    @Flag(help: "One JSON object per transition and per line.")
+    var json = false
+
+    @Flag(help: "Keep printing new transitions until interrupted.")
+    var follow = false
+
+    @Option(help: ArgumentHelp("How many of the latest transitions to print first.", valueName: "n"))
+    var limit = 100
+
+    /// How often `--follow` looks for new transitions.
+    static let pollInterval = Duration.milliseconds(200)
+
+    func validate() throws {
+        if let name { try validateCircuitName(name) }
+        guard limit >= 0 else { throw ValidationError("--limit must not be negative") }
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let factory = try store.openFactory(mustExist: true)
+            if follow { Signals.install([SIGINT, SIGTERM, SIGHUP]) }
+            let recent = limit == 0 ? [] : try await factory.history(of: name, limit: limit)
+            var lastID = printEntries(recent)
+            guard follow else { return }
+            if lastID == nil { lastID = try await factory.history(of: name, limit: 1).last?.id ?? 0 }
+            while Signals.received.load(ordering: .sequentiallyConsistent) == 0 {
+                // Pages of 100 until caught up, so that a burst is printed at once.
+                while true {
+                    let page = try await factory.history(of: name, afterID: lastID, limit: 100)
+                    lastID = printEntries(page) ?? lastID
+                    if page.count < 100 { break }
+                }
+                try? await Task.sleep(for: Self.pollInterval)
+            }
+        }
+    }
+
+    /// Prints the entries; returns the id of the last one, or `nil` if there were none.
+    private func printEntries(_ entries: [HistoryEntry]) -> Int64? {
+        for entry in entries {
+            Console.out(json ? JSONLines.line(TransitionJSON(entry)) : TextFormat.historyLine(entry))
+        }
+        return entries.last?.id
+    }
+}

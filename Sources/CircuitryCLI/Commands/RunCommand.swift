@@ -1,0 +1,233 @@
+import ArgumentParser
+import Circuitry
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// `circuitry run --circuit NAME [options] -- COMMAND [ARGS...]`.
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run a command through a circuit breaker; exit with its status, or 75 if the circuit rejects it.",
+        discussion: """
+            A zero exit status counts as a success and any other as a failure (unless --ignore-exit names it). \
+            A command killed by --timeout counts as a failure. A command that a signal sent to circuitry ends \
+            (it is passed on: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) counts as neither. When the \
+            circuit rejects the call, the command is not started, circuitry exits with 75 and standard error says \
+            until when, in ISO 8601. Standard input, output and error are the command's own.
+
+            Every process that shares a circuit should pass the same thresholds and durations.
+            """
+    )
+
+    @OptionGroup var store: StoreOptions
+
+    @Option(help: ArgumentHelp("The circuit's name.", valueName: "name"))
+    var circuit: String
+
+    @Option(help: ArgumentHelp("Consecutive failures that open the circuit.", valueName: "n"))
+    var failureThreshold: Int = BreakerSettings().failureThreshold
+
+    @Option(help: ArgumentHelp("Successful probes that close a half-open circuit.", valueName: "n"))
+    var closeThreshold: Int = BreakerSettings().closeThreshold
+
+    @Option(
+        help: ArgumentHelp(
+            "How long the circuit stays open before it lets a probe through (default 60s).",
+            valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var openFor: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp(
+            "How long a probe may run before it counts as failed (default 30s, or longer than --timeout).",
+            valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var probeTimeout: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp("Kill the command after this long (SIGTERM) and count a failure.", valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var timeout: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp(
+            "After --timeout, send SIGKILL if the command still runs this long after SIGTERM (default 2s).",
+            valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var killAfter: DurationArgument = try! DurationArgument(parsing: "2s")
+
+    @Option(
+        help: ArgumentHelp(
+            "Trip on the share of failing calls instead of consecutive failures: a rate from 0 to 1, e.g. 0.5.",
+            valueName: "rate"))
+    var failureRate: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "Trip when this share of calls is slower than --slow-call (a rate from 0 to 1).", valueName: "rate"))
+    var slowCallRate: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "The sliding window of --failure-rate and --slow-call-rate (default 60s).", valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var rateWindow: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp("Calls in the window before a rate can trip (default 20).", valueName: "n"))
+    var minimumThroughput: Int?
+
+    @Option(
+        help: ArgumentHelp(
+            "A command that runs longer than this is slow: a failure, or toward --slow-call-rate.",
+            valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var slowCall: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp(
+            "Each opening lasts this many times longer than the last (up to --backoff-max), e.g. 2.",
+            valueName: "factor"))
+    var backoffFactor: Double?
+
+    @Option(
+        help: ArgumentHelp(
+            "The longest opening with --backoff-factor (default 10 × --open-for).", valueName: "duration"),
+        transform: DurationArgument.init(parsing:))
+    var backoffMax: DurationArgument?
+
+    @Option(
+        help: ArgumentHelp(
+            "Spread each opening by ± this fraction with --backoff-factor (default 0.1).", valueName: "fraction"))
+    var backoffJitter: Double?
+
+    @Option(
+        name: .customLong("ignore-exit"),
+        help: ArgumentHelp(
+            "An exit status that is not a failure (it counts as a success); repeatable.",
+            valueName: "code"))
+    var ignoredExitStatuses: [Int32] = []
+
+    @Argument(
+        parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
+    var command: [String] = []
+
+    func validate() throws {
+        try validateCircuitName(circuit)
+        guard !command.isEmpty else { throw ValidationError("no command to run: give it after --") }
+        do {
+            try settings.validate()
+        } catch {
+            throw ValidationError(Self.optionMessage(error))
+        }
+        for status in ignoredExitStatuses where !(1...255).contains(status) {
+            throw ValidationError("--ignore-exit takes an exit status from 1 to 255; \(status) is not one")
+        }
+    }
+
+    /// The breaker settings the options ask for.
+    var settings: BreakerSettings {
+        var settings = BreakerSettings(failureThreshold: failureThreshold, closeThreshold: closeThreshold)
+        if let openFor { settings.openDuration = openFor.duration }
+        if failureRate != nil || slowCallRate != nil || rateWindow != nil || minimumThroughput != nil {
+            var window = RateWindowPolicy(failureRateThreshold: failureRate, slowCallRateThreshold: slowCallRate)
+            if let rateWindow { window.samplingDuration = rateWindow.duration }
+            if let minimumThroughput { window.minimumThroughput = minimumThroughput }
+            settings.rateWindow = window
+        }
+        settings.slowCallDuration = slowCall?.duration
+        if backoffFactor != nil || backoffMax != nil || backoffJitter != nil {
+            settings.openDurationPolicy = .exponential(
+                factor: backoffFactor ?? 2, maximum: backoffMax?.duration ?? settings.openDuration * 10,
+                jitter: backoffJitter ?? 0.1)
+        }
+        if let probeTimeout {
+            settings.probeTimeout = probeTimeout.duration
+        } else if let timeout {
+            // A probe's lease must outlive the command, or the probe would count as failed while it still runs.
+            let longest = timeout.duration + killAfter.duration + .seconds(1)
+            settings.probeTimeout = max(settings.probeTimeout, longest)
+        }
+        return settings
+    }
+
+    func run() async throws {
+        try await reportingErrors {
+            let factory = try store.openFactory(mustExist: false, settings: settings)
+            let breaker = try factory.breaker(for: circuit)
+            let permit = try await breaker.acquire()
+
+            Signals.install(Signals.forwarded)
+            let pid: pid_t
+            do throws(SpawnFailure) {
+                pid = try ChildProcess.spawn(command)
+            } catch {
+                Console.error(error.description)
+                await record(.ignored, breaker: breaker, permit: permit, factory: factory)
+                throw ExitCode(status: error.shellStatus)
+            }
+            Signals.forward(to: pid)
+            let result = await ChildProcess.wait(for: pid, timeout: timeout?.duration, killAfter: killAfter.duration)
+            Signals.stopForwarding()
+
+            let interruptedBy = Signals.received.load(ordering: .sequentiallyConsistent)
+            let outcome = Self.outcome(
+                of: result, interruptedBy: interruptedBy == 0 ? nil : interruptedBy,
+                ignoredExitStatuses: Set(ignoredExitStatuses))
+            if result.timedOut {
+                Console.error("\"\(command[0])\" ran longer than \(timeout?.description ?? "?") and was killed")
+            }
+            await record(outcome, breaker: breaker, permit: permit, factory: factory)
+            let status = Self.exitStatus(of: result)
+            if status != 0 { throw ExitCode(status: status) }
+        }
+    }
+
+    /// Records the outcome. The command has run: a failure to record it is reported but does not change the exit
+    /// status, which is the command's.
+    private func record(
+        _ outcome: CallOutcome, breaker: CircuitBreaker, permit: CircuitPermit, factory: BreakerFactory
+    ) async {
+        do {
+            try await breaker.record(outcome, for: permit)
+            try await factory.flush()
+        } catch let error as CircuitStoreError {
+            Console.error("the command's outcome (\(outcome)) was not recorded: \(storageMessage(error))")
+        } catch {
+            Console.error("the command's outcome (\(outcome)) was not recorded: \(error)")
+        }
+    }
+
+    /// How a run counts for the circuit: a timeout is a failure; a command ended by a signal that `circuitry`
+    /// itself received (and passed on, or that the terminal sent to both) was interrupted, which is neither.
+    static func outcome(
+        of result: ChildProcess.Result, interruptedBy signal: Int32?, ignoredExitStatuses: Set<Int32>
+    ) -> CallOutcome {
+        if result.timedOut { return .failure }
+        switch result.ending {
+        case .exited(0): return .success
+        case .exited(let status): return ignoredExitStatuses.contains(status) ? .success : .failure
+        case .killed(let killer): return killer == signal ? .ignored : .failure
+        }
+    }
+
+    /// `circuitry run`'s own exit status: 124 after a timeout, else the command's status as a shell reports it.
+    static func exitStatus(of result: ChildProcess.Result) -> Int32 {
+        result.timedOut ? ExitStatus.timedOut : result.ending.shellStatus
+    }
+
+    /// The message of a setting out of range, in the options' names.
+    static func optionMessage(_ error: ConfigurationError) -> String {
+        let options = [
+            "failureThreshold": "--failure-threshold", "closeThreshold": "--close-threshold",
+            "openDuration": "--open-for", "probeTimeout": "--probe-timeout",
+        ]
+        guard let option = options[error.setting] else { return error.description }
+        return error.message.replacingOccurrences(of: error.setting, with: option)
+    }
+}

@@ -1,0 +1,44 @@
+import ArgumentParser
+import Circuitry
+import Foundation
+
+/// Where the command writes: results to standard output, diagnostics as `circuitry: …` lines to standard error.
+enum Console {
+    /// Writes `text` and a newline to standard output at once (unbuffered), so that a pipe sees each line.
+    static func out(_ text: String) {
+        try? FileHandle.standardOutput.write(contentsOf: Data((text + "\n").utf8))
+    }
+
+    /// Writes `circuitry: <message>` on one line to standard error.
+    static func error(_ message: String) {
+        try? FileHandle.standardError.write(contentsOf: Data(("circuitry: " + oneLine(message) + "\n").utf8))
+    }
+
+    /// The text with line breaks replaced by spaces: every diagnostic is one line.
+    static func oneLine(_ text: String) -> String {
+        String(text.map { $0.isNewline ? " " : $0 })
+    }
+}
+
+/// The one-line diagnostic for an error of the store: the cause, the path and what the store could not do.
+func storageMessage(_ error: CircuitStoreError) -> String {
+    "cannot use the database (\(error.code)): \(error)"
+}
+
+/// Runs a subcommand's body, turning the library's errors into one line on standard error and the documented
+/// exit status (see ``ExitStatus``).
+func reportingErrors(_ body: () async throws -> Void) async throws {
+    do {
+        try await body()
+    } catch let error as CircuitStoreError {
+        Console.error(storageMessage(error))
+        throw ExitCode(status: ExitStatus.storage)
+    } catch let rejection as CircuitRejected {
+        Console.error(rejection.description)
+        throw ExitCode(status: ExitStatus.rejected)
+    } catch let error as ConfigurationError {
+        // Arguments are checked in `validate()`, which prints the usage too; this is a last line of defence.
+        Console.error(error.description)
+        throw ExitCode(status: ExitStatus.usage)
+    }
+}

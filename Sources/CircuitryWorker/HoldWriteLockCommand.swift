@@ -1,0 +1,78 @@
+import ArgumentParser
+internal import CircuitrySQLite
+import Foundation
+
+/// Opens the database with raw SQLite, takes the write lock with `BEGIN IMMEDIATE`, writes part of a change (a
+/// circuit's row, a history row, and enough other pages that some of them spill into the WAL uncommitted),
+/// reports, and blocks forever: the test SIGKILLs it inside the transaction.
+struct HoldWriteLockCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "hold-write-lock",
+        abstract: "Take the write lock, write part of a change, report, then block until killed.")
+
+    @Option(help: "The SQLite database file (must already hold Circuitry's schema).")
+    var db: String
+
+    @Option(help: "The circuit whose row the partial change overwrites.")
+    var circuit: String = "upstream"
+
+    @Option(help: "Names this process (for symmetry with the other subcommands; not written anywhere).")
+    var name: String?
+
+    @Option(help: "Pages of filler written inside the transaction (some spill into the WAL).")
+    var fillerPages: Int = 200
+
+    @OptionGroup var barrier: BarrierOptions
+
+    struct Holding: Codable {
+        var holding: Bool
+        var pid: Int32
+        var step: String
+        var message: String?
+    }
+
+    func run() async throws {
+        try barrier.arriveAndWait()
+        var handle: OpaquePointer?
+        guard sqlite3_open_v2(db, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle else {
+            try emit(Holding(holding: false, pid: getpid(), step: "open", message: "cannot open \(db)"))
+            throw ExitCode(2)
+        }
+        sqlite3_busy_timeout(handle, 5000)
+        let name = circuit.replacingOccurrences(of: "'", with: "''")
+        let steps: [(String, String)] = [
+            // A tiny page cache makes SQLite spill dirty pages into the WAL before the commit.
+            ("cache", "PRAGMA cache_size = 8"),
+            ("begin", "BEGIN IMMEDIATE"),
+            (
+                "circuit",
+                "UPDATE circuits SET state = 'open', failures = 999999, consecutive_failures = 999999 WHERE name = '\(name)'"
+            ),
+            (
+                "history",
+                """
+                INSERT INTO transitions (circuit, at, from_state, to_state, generation, reason, actor)
+                VALUES ('\(name)', 0, 'closed', 'open', 999999, 'partial write', 'killed writer')
+                """
+            ),
+            ("filler", "CREATE TABLE partial_filler (blob BLOB)"),
+            (
+                "spill",
+                """
+                WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < \(max(1, fillerPages)))
+                INSERT INTO partial_filler SELECT randomblob(4000) FROM n
+                """
+            ),
+        ]
+        for (step, sql) in steps {
+            guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else {
+                let message = String(cString: sqlite3_errmsg(handle))
+                try emit(Holding(holding: false, pid: getpid(), step: step, message: message))
+                throw ExitCode(2)
+            }
+        }
+        try emit(Holding(holding: true, pid: getpid(), step: "holding"))
+        // Block inside the open transaction until SIGKILLed.
+        while true { pause() }
+    }
+}

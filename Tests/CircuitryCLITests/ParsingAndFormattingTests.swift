@@ -1,0 +1,144 @@
+import ArgumentParser
+import Foundation
+import Testing
+
+@testable import Circuitry
+@testable import CircuitryCLI
+
+/// The command's parsing, outcome rules and output forms, in process.
+@Suite struct ParsingAndFormattingTests {
+    @Test(arguments: [
+        ("250ms", 250), ("30s", 30_000), ("5m", 300_000), ("2h", 7_200_000), (" 1s ", 1000), ("1ms", 1),
+    ])
+    func durations(text: String, milliseconds: Int64) throws {
+        #expect(try DurationArgument(parsing: text).milliseconds == milliseconds)
+        #expect(try DurationArgument(parsing: text).duration == .milliseconds(milliseconds))
+    }
+
+    @Test(arguments: [
+        "", "5", "ms", "5x", "-1s", "+1s", "0s", "0ms", "1.5s", "1 s", "1S", "1d", "9223372036854775807h",
+    ])
+    func badDurations(text: String) {
+        #expect(throws: ValidationError.self) { try DurationArgument(parsing: text) }
+    }
+
+    @Test func waitStatusDecoding() {
+        #expect(ChildEnding(waitStatus: 0) == .exited(0))
+        #expect(ChildEnding(waitStatus: 3 << 8) == .exited(3))
+        #expect(ChildEnding(waitStatus: 9) == .killed(signal: 9))
+        #expect(ChildEnding(waitStatus: 15 | 0x80) == .killed(signal: 15), "core dumped")
+        #expect(ChildEnding.killed(signal: 9).shellStatus == 137)
+        #expect(ChildEnding.exited(42).shellStatus == 42)
+    }
+
+    @Test func outcomes() {
+        func outcome(_ ending: ChildEnding, timedOut: Bool = false, signal: Int32? = nil) -> CallOutcome {
+            RunCommand.outcome(
+                of: .init(ending: ending, timedOut: timedOut), interruptedBy: signal, ignoredExitStatuses: [3])
+        }
+        #expect(outcome(.exited(0)) == .success)
+        #expect(outcome(.exited(1)) == .failure)
+        #expect(outcome(.exited(3)) == .success, "--ignore-exit 3")
+        #expect(outcome(.killed(signal: 9)) == .failure, "killed by someone else")
+        #expect(outcome(.killed(signal: 15), signal: 15) == .ignored, "ended by the signal circuitry passed on")
+        #expect(outcome(.killed(signal: 9), signal: 15) == .failure)
+        #expect(outcome(.killed(signal: 15), timedOut: true) == .failure)
+        #expect(outcome(.exited(0), timedOut: true) == .failure)
+        #expect(RunCommand.exitStatus(of: .init(ending: .killed(signal: 15), timedOut: true)) == 124)
+        #expect(RunCommand.exitStatus(of: .init(ending: .killed(signal: 2), timedOut: false)) == 130)
+    }
+
+    @Test func runOptionsBecomeSettings() throws {
+        let plain = try RunCommand.parse(["--circuit", "x", "--db", "/tmp/b", "--", "true"])
+        #expect(plain.settings.failureThreshold == 5)
+        #expect(plain.settings.openDuration == .seconds(60))
+        #expect(plain.settings.probeTimeout == .seconds(30))
+        #expect(plain.command == ["true"])
+
+        let tuned = try RunCommand.parse([
+            "--circuit", "x", "--db", "/tmp/b", "--failure-threshold", "3", "--close-threshold", "2", "--open-for",
+            "5m", "--timeout", "2m", "--ignore-exit", "3", "--ignore-exit", "4", "--", "sh", "-c", "exit 3",
+        ])
+        #expect(tuned.settings.failureThreshold == 3)
+        #expect(tuned.settings.closeThreshold == 2)
+        #expect(tuned.settings.openDuration == .seconds(300))
+        #expect(tuned.settings.probeTimeout == .seconds(123), "a probe's lease outlives --timeout + --kill-after")
+        #expect(tuned.ignoredExitStatuses == [3, 4])
+        #expect(tuned.command == ["sh", "-c", "exit 3"])
+
+        let explicit = try RunCommand.parse(["--circuit", "x", "--db", "b", "--probe-timeout", "1s", "--", "true"])
+        #expect(explicit.settings.probeTimeout == .seconds(1))
+
+        let policies = try RunCommand.parse([
+            "--circuit", "x", "--db", "b", "--failure-rate", "0.5", "--rate-window", "30s", "--minimum-throughput",
+            "10", "--slow-call", "2s", "--slow-call-rate", "0.8", "--backoff-factor", "3", "--backoff-max", "10m",
+            "--", "true",
+        ])
+        let settings = policies.settings
+        #expect(
+            settings.rateWindow
+                == RateWindowPolicy(
+                    samplingDuration: .seconds(30), minimumThroughput: 10, failureRateThreshold: 0.5,
+                    slowCallRateThreshold: 0.8))
+        #expect(settings.slowCallDuration == .seconds(2))
+        try settings.validate()
+        #expect(throws: (any Error).self) {
+            try RunCommand.parse(["--circuit", "x", "--db", "b", "--failure-rate", "2", "--", "true"])
+        }
+        #expect(throws: (any Error).self) {
+            try RunCommand.parse(["--circuit", "x", "--db", "b", "--slow-call-rate", "0.5", "--", "true"])
+        }
+    }
+
+    @Test func databasePathResolution() throws {
+        #expect(try StoreOptions.resolve("a.sqlite", environment: ["CIRCUITRY_DB": "b.sqlite"]) == "a.sqlite")
+        #expect(try StoreOptions.resolve(nil, environment: ["CIRCUITRY_DB": "b.sqlite"]) == "b.sqlite")
+        #expect(throws: ValidationError.self) { try StoreOptions.resolve(nil, environment: [:]) }
+        #expect(throws: ValidationError.self) { try StoreOptions.resolve(nil, environment: ["CIRCUITRY_DB": ""]) }
+        #expect(throws: ValidationError.self) { try StoreOptions.resolve("", environment: [:]) }
+    }
+
+    private static func snapshot(
+        _ name: String, state: CircuitState, failures: Int64, expiresAt: Timestamp? = nil,
+        override: CircuitOverride? = nil
+    ) -> CircuitSnapshot {
+        let now = Timestamp(millisecondsSince1970: 1_800_000_000_000)
+        let counts = CircuitCounts(
+            requests: failures + 10, successes: 10, failures: failures, consecutiveSuccesses: 0,
+            consecutiveFailures: failures)
+        let record = CircuitRecord(
+            name: name, state: state, generation: 12, counts: counts, expiresAt: expiresAt, probes: [],
+            override: override, openAttempts: state == .open ? 1 : 0, updatedAt: now)
+        return CircuitSnapshot(record: record, storedState: state, now: now, unflushedSuccesses: 0)
+    }
+
+    @Test func tableAlignsColumns() {
+        let expiry = Timestamp(millisecondsSince1970: 1_800_000_060_000)
+        let table = TextFormat.table([
+            Self.snapshot("send-email/acme", state: .open, failures: 5, expiresAt: expiry),
+            Self.snapshot("x", state: .closed, failures: 0, override: .forcedClosed(reason: "known\nissue")),
+        ])
+        #expect(
+            table == """
+                NAME             STATE   GEN  REQUESTS  SUCCESSES  FAILURES  CONSEC  EXPIRES                   OVERRIDE
+                send-email/acme  open     12        15         10         5       5  2027-01-15T08:01:00.000Z  -
+                x                closed   12        10         10         0       0  -                         forced-closed: known issue
+                """)
+    }
+
+    @Test func jsonHasEveryKeyWithNullsAndISOTimes() throws {
+        let until = Timestamp(millisecondsSince1970: 1_800_000_060_000)
+        let snapshot = Self.snapshot(
+            "a/b", state: .open, failures: 5, expiresAt: until, override: .forcedOpen(until: until, reason: nil))
+        let line = JSONLines.line(CircuitJSON(snapshot))
+        #expect(!line.contains("\n"))
+        #expect(line.contains("\"name\":\"a/b\""))
+        let object = try jsonObject(line)
+        #expect(object.count == 17)
+        #expect(object["override"] as? String == "forced-open")
+        #expect(object["override_until"] as? String == "2027-01-15T08:01:00.000Z")
+        #expect(object["override_reason"] is NSNull)
+        #expect(object["retry_after"] as? String == "2027-01-15T08:01:00.000Z")
+        #expect(object["history"] == nil, "only show adds a history")
+    }
+}

@@ -1,0 +1,158 @@
+import Foundation
+import Synchronization
+import Testing
+
+@testable import Circuitry
+
+/// Workers waiting at a start barrier.
+struct WorkerGroup: Sendable {
+    let workers: [WorkerProcess]
+    let startFile: String
+
+    /// Releases every worker at once.
+    func release() throws {
+        guard FileManager.default.createFile(atPath: startFile, contents: Data()) else {
+            throw LabError("cannot create the start file \(startFile)")
+        }
+    }
+}
+
+/// One test's temporary folder, database and worker processes. `tearDown()` kills what still runs and removes
+/// the folder.
+final class Lab: Sendable {
+    let folder: URL
+    let database: String
+    let binary: URL
+    private let workers = Mutex<[WorkerProcess]>([])
+    private let rounds = Mutex(0)
+
+    init() throws {
+        binary = try Self.workerBinary()
+        folder = FileManager.default.temporaryDirectory.appendingPathComponent("circuitry-procs-\(UUID())")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        database = folder.appendingPathComponent("breakers.sqlite").path
+    }
+
+    func tearDown() {
+        let all = workers.withLock { $0 }
+        for worker in all where worker.isRunning {
+            worker.kill()
+            worker.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// Starts one worker process without a barrier; it is named `name` in the history (`--name`).
+    func start(_ name: String, _ arguments: [String]) throws -> WorkerProcess {
+        let worker = try WorkerProcess(
+            binary: binary, arguments: arguments + ["--name", name], name: name, folder: folder)
+        workers.withLock { $0.append(worker) }
+        return worker
+    }
+
+    /// Starts `count` workers that wait at a barrier, waits until all are ready, and releases them at once.
+    ///
+    /// `arguments(i)` gives worker i's arguments; the barrier options are added here.
+    func startTogether(_ count: Int, _ prefix: String, _ arguments: (Int) -> [String]) async throws
+        -> [WorkerProcess]
+    {
+        let group = try await readyTogether(count, prefix, arguments)
+        try group.release()
+        return group.workers
+    }
+
+    /// Starts `count` workers and waits until all are ready at the barrier; `release()` starts them.
+    func readyTogether(_ count: Int, _ prefix: String, _ arguments: (Int) -> [String]) async throws
+        -> WorkerGroup
+    {
+        let round = rounds.withLock { value -> Int in
+            value += 1
+            return value
+        }
+        let go = folder.appendingPathComponent("go-\(round)").path
+        var started: [WorkerProcess] = []
+        var readyFiles: [String] = []
+        for index in 0..<count {
+            let name = "\(prefix)-\(index)"
+            let ready = folder.appendingPathComponent("ready-\(round)-\(index)").path
+            readyFiles.append(ready)
+            started.append(try start(name, arguments(index) + ["--ready-file", ready, "--start-file", go]))
+        }
+        // Bounded wait for every process to reach the barrier (process start-up on 2 busy cores can be slow).
+        let deadline = ContinuousClock.now + .seconds(30)
+        while !readyFiles.allSatisfy({ FileManager.default.fileExists(atPath: $0) }) {
+            if let dead = started.first(where: { !$0.isRunning }) {
+                throw LabError("a worker ended before the barrier: \(dead)")
+            }
+            guard ContinuousClock.now < deadline else { throw LabError("workers not ready within 30 s") }
+            try await Task.sleep(for: .milliseconds(2))
+        }
+        return WorkerGroup(workers: started, startFile: go)
+    }
+
+    /// Waits for every worker (each at most `timeout`), expects each to succeed, and decodes their reports.
+    func reports(_ workers: [WorkerProcess], timeout: Duration = .seconds(30)) async throws -> [Report] {
+        var reports: [Report] = []
+        for worker in workers {
+            let exit = await worker.wait(timeout: timeout)
+            try #require(exit.succeeded, "\(worker)")
+            let line = worker.output.split(separator: "\n").last.map(String.init) ?? ""
+            reports.append(try JSONDecoder().decode(Report.self, from: Data(line.utf8)))
+        }
+        return reports
+    }
+
+    // MARK: Reading the database
+
+    /// Opens the shared database the way a process of the application would.
+    func store() throws -> SQLiteCircuitStore { try SQLiteCircuitStore(path: database) }
+
+    /// The stored record of `circuit`.
+    func record(_ circuit: String) async throws -> CircuitRecord {
+        let store = try store()
+        defer { store.close() }
+        return try #require(try await store.list().records.first { $0.name == circuit }, "no record of \(circuit)")
+    }
+
+    /// The whole history of `circuit`, oldest first.
+    func history(_ circuit: String) async throws -> [HistoryEntry] {
+        let store = try store()
+        defer { store.close() }
+        return try await store.history(of: circuit, afterID: 0, limit: 10_000)
+    }
+
+    /// Runs a one-value query on a plain connection (no schema checks), e.g. `PRAGMA integrity_check`.
+    func scalar(_ sql: String, path: String? = nil) throws -> String? {
+        let connection = try SQLiteConnection(path: path ?? database, busy: BusyPolicy(bound: .seconds(2)))
+        defer { connection.close() }
+        return try connection.scalarText(sql)
+    }
+
+    // MARK: The worker binary
+
+    /// `circuitry-worker` from the build products folder: `$CIRCUITRY_WORKER`, else beside (or a few folders
+    /// above) the running test binary, which `swift test` builds into the same folder as every product.
+    static func workerBinary() throws -> URL {
+        let fileManager = FileManager.default
+        if let explicit = ProcessInfo.processInfo.environment["CIRCUITRY_WORKER"] {
+            return URL(fileURLWithPath: explicit)
+        }
+        var starts: [URL] = []
+        if let executable = try? fileManager.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            starts.append(URL(fileURLWithPath: executable))
+        }
+        starts.append(Bundle.main.bundleURL)
+        starts.append(URL(fileURLWithPath: CommandLine.arguments[0]))
+        for start in starts {
+            var folder = start.deletingLastPathComponent()
+            for _ in 0..<5 {
+                let candidate = folder.appendingPathComponent("circuitry-worker")
+                if fileManager.isExecutableFile(atPath: candidate.path) { return candidate }
+                folder = folder.deletingLastPathComponent()
+            }
+        }
+        throw LabError(
+            "circuitry-worker not found beside the test binary (\(starts.map(\.path))); run `swift build` first "
+                + "or set CIRCUITRY_WORKER")
+    }
+}
