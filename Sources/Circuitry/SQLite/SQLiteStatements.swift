@@ -106,10 +106,6 @@ final class SQLiteStatements: @unchecked Sendable {
         }
     }
 
-    private static func probesText(_ probes: [ProbeLease]) -> String {
-        probes.isEmpty ? "" : probes.map { "\($0.id)@\($0.deadline.millisecondsSince1970)" }.joined(separator: ",")
-    }
-
     func upsert(_ record: CircuitRecord) throws {
         try upsertOne.use { statement in
             try Self.bindColumns(record, to: statement)
@@ -119,33 +115,23 @@ final class SQLiteStatements: @unchecked Sendable {
 
     /// Binds every field of `record` to the parameter numbered as its column in ``columns``.
     private static func bindColumns(_ record: CircuitRecord, to statement: SQLiteStatement) throws {
-        try statement.bind(1, record.name)
-        try statement.bind(2, record.state.rawValue)
-        try statement.bind(3, record.generation)
-        try statement.bind(4, record.counts.requests)
-        try statement.bind(5, record.counts.successes)
-        try statement.bind(6, record.counts.failures)
-        try statement.bind(7, record.counts.consecutiveSuccesses)
-        try statement.bind(8, record.counts.consecutiveFailures)
-        try statement.bind(9, record.expiresAt?.millisecondsSince1970)
-        try statement.bind(10, probesText(record.probes))
-        switch record.override {
-        case nil:
-            try statement.bind(11, nil as String?)
-            try statement.bind(12, nil as Int64?)
-            try statement.bind(13, nil as String?)
-        case .forcedOpen(let until, let reason):
-            try statement.bind(11, "forced-open")
-            try statement.bind(12, until?.millisecondsSince1970)
-            try statement.bind(13, reason)
-        case .forcedClosed(let reason):
-            try statement.bind(11, "forced-closed")
-            try statement.bind(12, nil as Int64?)
-            try statement.bind(13, reason)
-        }
-        try statement.bind(14, record.openAttempts)
-        try statement.bind(15, encode(record.window))
-        try statement.bind(16, record.updatedAt.millisecondsSince1970)
+        let row = CircuitRow(record)
+        try statement.bind(1, row.name)
+        try statement.bind(2, row.state)
+        try statement.bind(3, row.generation)
+        try statement.bind(4, row.requests)
+        try statement.bind(5, row.successes)
+        try statement.bind(6, row.failures)
+        try statement.bind(7, row.consecutiveSuccesses)
+        try statement.bind(8, row.consecutiveFailures)
+        try statement.bind(9, row.expiresAt)
+        try statement.bind(10, row.probes)
+        try statement.bind(11, row.override)
+        try statement.bind(12, row.overrideUntil)
+        try statement.bind(13, row.overrideReason)
+        try statement.bind(14, row.openAttempts)
+        try statement.bind(15, row.window)
+        try statement.bind(16, row.updatedAt)
     }
 
     func delete(_ name: String) throws -> Bool {
@@ -201,8 +187,8 @@ final class SQLiteStatements: @unchecked Sendable {
             while try statement.step() {
                 let transition = CircuitTransition(
                     circuit: statement.text(1) ?? "",
-                    from: try Self.state(statement.text(3)),
-                    to: try Self.state(statement.text(4)),
+                    from: try CircuitRow.state(statement.text(3)),
+                    to: try CircuitRow.state(statement.text(4)),
                     generation: statement.int64(5),
                     at: Timestamp(millisecondsSince1970: statement.int64(2)),
                     reason: statement.text(6) ?? "",
@@ -216,65 +202,12 @@ final class SQLiteStatements: @unchecked Sendable {
     // MARK: Decoding
 
     private static func decode(_ row: SQLiteStatement) throws -> CircuitRecord {
-        let override: CircuitOverride?
-        switch row.text(10) {
-        case nil: override = nil
-        case "forced-open":
-            override = .forcedOpen(
-                until: row.optionalInt64(11).map { Timestamp(millisecondsSince1970: $0) }, reason: row.text(12))
-        case "forced-closed": override = .forcedClosed(reason: row.text(12))
-        case let other?: throw malformed("override \(other.debugDescription)")
-        }
-        return CircuitRecord(
-            name: row.text(0) ?? "",
-            state: try state(row.text(1)),
-            generation: row.int64(2),
-            counts: CircuitCounts(
-                requests: row.int64(3), successes: row.int64(4), failures: row.int64(5),
-                consecutiveSuccesses: row.int64(6), consecutiveFailures: row.int64(7)),
-            expiresAt: row.optionalInt64(8).map { Timestamp(millisecondsSince1970: $0) },
-            probes: try probes(row.text(9) ?? ""),
-            override: override,
-            openAttempts: row.int64(13),
-            window: try window(row.text(14) ?? ""),
-            updatedAt: Timestamp(millisecondsSince1970: row.int64(15)))
-    }
-
-    private static func encode(_ window: [WindowBucket]) -> String {
-        window.map { "\($0.start.millisecondsSince1970):\($0.calls):\($0.failures):\($0.slowCalls)" }
-            .joined(separator: ",")
-    }
-
-    private static func window(_ text: String) throws -> [WindowBucket] {
-        guard !text.isEmpty else { return [] }
-        return try text.split(separator: ",").map { item in
-            let fields = item.split(separator: ":").compactMap { Int64($0) }
-            guard fields.count == 4 else { throw malformed("rate-window bucket \(String(item).debugDescription)") }
-            return WindowBucket(
-                start: Timestamp(millisecondsSince1970: fields[0]), calls: fields[1], failures: fields[2],
-                slowCalls: fields[3])
-        }
-    }
-
-    private static func state(_ text: String?) throws -> CircuitState {
-        guard let text, let state = CircuitState(rawValue: text) else {
-            throw malformed("state \(text?.debugDescription ?? "NULL")")
-        }
-        return state
-    }
-
-    private static func probes(_ text: String) throws -> [ProbeLease] {
-        guard !text.isEmpty else { return [] }
-        return try text.split(separator: ",").map { item in
-            let parts = item.split(separator: "@")
-            guard parts.count == 2, let id = Int64(parts[0]), let deadline = Int64(parts[1]) else {
-                throw malformed("probe lease \(String(item).debugDescription)")
-            }
-            return ProbeLease(id: id, deadline: Timestamp(millisecondsSince1970: deadline))
-        }
-    }
-
-    private static func malformed(_ what: String) -> CircuitStoreError {
-        CircuitStoreError(code: .corrupt, message: "a row of the circuits table has an unreadable \(what)")
+        try CircuitRow(
+            name: row.text(0) ?? "", state: row.text(1) ?? "", generation: row.int64(2), requests: row.int64(3),
+            successes: row.int64(4), failures: row.int64(5), consecutiveSuccesses: row.int64(6),
+            consecutiveFailures: row.int64(7), expiresAt: row.optionalInt64(8), probes: row.text(9) ?? "",
+            override: row.text(10), overrideUntil: row.optionalInt64(11), overrideReason: row.text(12),
+            openAttempts: row.int64(13), window: row.text(14) ?? "", updatedAt: row.int64(15)
+        ).record()
     }
 }
