@@ -133,12 +133,14 @@ import Testing
             let ready = cli.path("ready")
             let command =
                 "\(CLIHarness.binary.path) run --circuit tty --db \(cli.databasePath) -- "
-                + "sh -c 'trap \"echo caught INT\" INT; touch \(ready); sleep 5 & wait; kill $!; echo end'"
-            // `script` gives circuitry a terminal; ^C is typed once the command has set its trap.
+                + "sh -c 'trap \"echo caught INT\" INT; touch \(ready); sleep 20 & wait; kill $!; echo end'"
+            // `script` gives circuitry a terminal; ^C is typed once the command has set its trap. `script` starts
+            // `$SHELL -c`, which must become circuitry (`exec`): a shell left waiting in between would die of the ^C
+            // itself (dash does) and `script -e` would report that instead of circuitry's status.
             let typist = "while [ ! -e \(ready) ]; do sleep 0.01; done; printf '\\003'; sleep 1"
             let launched = try cli.launchProcess(
-                "/bin/sh", ["-c", "(\(typist)) | /usr/bin/script -qec \"$COMMAND\" /dev/null"],
-                environment: ["COMMAND": command])
+                "/bin/sh", ["-c", "(\(typist)) | /usr/bin/script -qec \"exec $COMMAND\" /dev/null"],
+                environment: ["COMMAND": command, "SHELL": "/bin/sh"])
             let result = try await launched.wait(timeout: .seconds(30))
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.components(separatedBy: "caught INT").count == 2, "\(result)")
