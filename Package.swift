@@ -43,11 +43,20 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // What both benchmarks share: timing, the breaker cases, worker processes with a barrier, the table, the JSON.
+        .target(
+            name: "CircuitryBenchmarkSupport",
+            dependencies: [
+                "Circuitry",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The benchmark imports the SQLite module itself to measure the floors on the same file.
         .executableTarget(
             name: "CircuitryBenchmark",
             dependencies: [
                 "Circuitry",
+                "CircuitryBenchmarkSupport",
                 "CircuitrySQLite",
                 .product(name: "Logging", package: "swift-log"),
             ]

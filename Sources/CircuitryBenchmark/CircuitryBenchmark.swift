@@ -1,4 +1,5 @@
 import Circuitry
+import CircuitryBenchmarkSupport
 import Foundation
 
 #if canImport(Glibc)
@@ -44,7 +45,7 @@ struct Coordinator {
         }
         let database = folder.appendingPathComponent("bench.sqlite").path
         let started = monotonicNanoseconds()
-        let loadAtStart = (try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8)) ?? ""
+        let loadAtStart = loadAverage()
         var report = Report()
 
         let creation = monotonicNanoseconds()
@@ -88,7 +89,7 @@ struct Coordinator {
             print("  not met: \(check.name) = \(String(format: "%.3f", check.value)) (target \(check.target))")
         }
         var machine = machine()
-        machine["load_average_at_start"] = loadAtStart.trimmingCharacters(in: .whitespacesAndNewlines)
+        machine["load_average_at_start"] = loadAtStart
         let json = try report.json(machine: machine, options: optionsDictionary())
         try json.write(to: URL(fileURLWithPath: options.jsonPath))
         print("figures written to \(options.jsonPath)")
@@ -223,13 +224,7 @@ struct Coordinator {
             largestWAL = try await watchSize(of: database + "-wal", seconds: options.latencySeconds)
         }
         report.figure("latency.largest_wal_bytes", Double(largestWAL))
-        var samples: [UInt64] = []
-        for path in paths {
-            let data = try Data(contentsOf: URL(fileURLWithPath: path))
-            samples += data.withUnsafeBytes { Array($0.bindMemory(to: UInt64.self)) }
-            try? FileManager.default.removeItem(atPath: path)
-        }
-        samples.sort()
+        let samples = try LatencySamples.collect(paths)
         let operations = results.reduce(0) { $0 + $1.operations }
         let failures = results.reduce(0) { $0 + $1.failures }
         let busy = results.reduce(UInt64(0)) { $0 + $1.busyWaitNanoseconds }
@@ -328,19 +323,7 @@ struct Coordinator {
     // MARK: Context
 
     private func machine() -> [String: Any] {
-        var info: [String: Any] = [
-            "cores": ProcessInfo.processInfo.activeProcessorCount,
-            "memory_bytes": ProcessInfo.processInfo.physicalMemory,
-            "os": ProcessInfo.processInfo.operatingSystemVersionString,
-        ]
-        if let cpu = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
-            let model = cpu.split(separator: "\n").first(where: { $0.hasPrefix("model name") })
-        {
-            info["cpu"] = model.split(separator: ":", maxSplits: 1).last.map { $0.trimmingCharacters(in: .whitespaces) }
-        }
-        if let load = try? String(contentsOfFile: "/proc/loadavg", encoding: .utf8) {
-            info["load_average_at_end"] = load.trimmingCharacters(in: .whitespacesAndNewlines)
-        }
+        var info = machineDescription()
         info["sqlite_version"] = RawSQLite.version
         return info
     }
@@ -353,12 +336,5 @@ struct Coordinator {
             "wal_seconds": options.walSeconds, "many_circuits": options.manyCircuits,
             "memory_circuits": options.memoryCircuits,
         ]
-    }
-}
-
-extension Report {
-    /// A figure recorded earlier in the run.
-    func value(_ name: String) -> Double {
-        figures.last { $0.0 == name }?.1 ?? .nan
     }
 }

@@ -1,3 +1,5 @@
+import CircuitryBenchmarkSupport
+
 /// The command line of `circuitry-bench`, parsed by hand (a handful of `--name value` flags).
 struct Options: Sendable {
     /// Where the JSON file with every figure goes.
@@ -39,43 +41,30 @@ struct Options: Sendable {
         --profile CASE runs one single-process case (e.g. sqlite.execute_failure_ns) alone for a profiler.
         """
 
-    struct Invalid: Error, CustomStringConvertible {
-        var description: String
-    }
-
     static func parse(_ arguments: [String]) throws -> Options {
         var options = Options()
-        var remaining = arguments[...]
-        func value(_ flag: String) throws -> String {
-            guard let next = remaining.popFirst() else { throw Invalid(description: "\(flag) needs a value") }
-            return next
-        }
-        func number<T: LosslessStringConvertible>(_ flag: String) throws -> T {
-            let text = try value(flag)
-            guard let parsed = T(text) else { throw Invalid(description: "\(flag): not a number: \(text)") }
-            return parsed
-        }
-        while let flag = remaining.popFirst() {
+        var arguments = Arguments(arguments)
+        while let flag = arguments.next() {
             switch flag {
-            case "--json": options.jsonPath = try value(flag)
-            case "--rounds": options.rounds = max(1, try number(flag))
-            case "--sample-ms": options.sampleMilliseconds = max(1, try number(flag))
-            case "--scaling-seconds": options.scalingSeconds = try number(flag)
-            case "--scaling-runs": options.scalingRuns = max(1, try number(flag))
-            case "--latency-seconds": options.latencySeconds = try number(flag)
-            case "--wal-seconds": options.walSeconds = try number(flag)
-            case "--many-circuits": options.manyCircuits = max(10, try number(flag))
-            case "--memory-circuits": options.memoryCircuits = max(1, try number(flag))
+            case "--json": options.jsonPath = try arguments.value(flag)
+            case "--rounds": options.rounds = max(1, try arguments.number(flag))
+            case "--sample-ms": options.sampleMilliseconds = max(1, try arguments.number(flag))
+            case "--scaling-seconds": options.scalingSeconds = try arguments.number(flag)
+            case "--scaling-runs": options.scalingRuns = max(1, try arguments.number(flag))
+            case "--latency-seconds": options.latencySeconds = try arguments.number(flag)
+            case "--wal-seconds": options.walSeconds = try arguments.number(flag)
+            case "--many-circuits": options.manyCircuits = max(10, try arguments.number(flag))
+            case "--memory-circuits": options.memoryCircuits = max(1, try arguments.number(flag))
             case "--keep": options.keep = true
-            case "--profile": options.profile = try value(flag)
-            case "--worker": options.worker = try value(flag)
-            case "--db": options.database = try value(flag)
-            case "--seconds": options.seconds = try number(flag)
-            case "--fail-percent": options.failPercent = try number(flag)
-            case "--samples": options.samplesPath = try value(flag)
-            case "--circuits": options.circuits = try number(flag)
-            case "-h", "--help": throw Invalid(description: usage)
-            default: throw Invalid(description: "unknown argument \(flag)\n\(usage)")
+            case "--profile": options.profile = try arguments.value(flag)
+            case "--worker": options.worker = try arguments.value(flag)
+            case "--db": options.database = try arguments.value(flag)
+            case "--seconds": options.seconds = try arguments.number(flag)
+            case "--fail-percent": options.failPercent = try arguments.number(flag)
+            case "--samples": options.samplesPath = try arguments.value(flag)
+            case "--circuits": options.circuits = try arguments.number(flag)
+            case "-h", "--help": throw BenchmarkFailure(description: usage)
+            default: throw BenchmarkFailure(description: "unknown argument \(flag)\n\(usage)")
             }
         }
         return options

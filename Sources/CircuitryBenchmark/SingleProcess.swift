@@ -1,4 +1,5 @@
 import Circuitry
+import CircuitryBenchmarkSupport
 import Synchronization
 
 /// The single-process cases: the raw floors, Circuitry on SQLite and Circuitry on the in-memory store, measured
@@ -22,7 +23,7 @@ struct SingleProcess: Sendable {
     func profile(_ name: String, seconds: Double) async throws {
         let (cases, factory) = try await cases()
         guard let timed = cases.first(where: { $0.name == name }) else {
-            throw Options.Invalid(description: "no case \(name); cases: \(cases.map(\.name).joined(separator: ", "))")
+            throw BenchmarkFailure(description: "no case \(name); cases: \(cases.map(\.name).joined(separator: ", "))")
         }
         let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
         var operations = 0
@@ -88,56 +89,5 @@ struct SingleProcess: Sendable {
                 try await factory.breaker(for: base, context: ["tenant": tenants[index]]).execute {}
             }
         }
-    }
-
-    /// `execute` and acquire + record, succeeding, failing and rejected, on `store`.
-    private func breakerCases(prefix: String, store: some CircuitStore) async throws -> [TimedCase] {
-        let healthy = try BreakerFactory(store: store, logger: quietLogger)
-        let failing = try BreakerFactory(
-            store: store, configuration: BreakerFactory.Configuration(settings: neverTrips), logger: quietLogger)
-        let tripping = try BreakerFactory(
-            store: store,
-            configuration: BreakerFactory.Configuration(settings: BreakerSettings(openDuration: .seconds(3600))),
-            logger: quietLogger)
-
-        let closed = try healthy.breaker(for: "closed")
-        let twoStep = try healthy.breaker(for: "two-step")
-        let failure = try failing.breaker(for: "failing")
-        let failureTwoStep = try failing.breaker(for: "failing-two-step")
-        let open = try tripping.breaker(for: "open")
-        while try await open.state() != .open {
-            do { try await open.execute { throw Boom() } } catch {}
-        }
-
-        return [
-            TimedCase(name: "\(prefix).execute_success_ns") { count in
-                for _ in 0..<count { try await closed.execute {} }
-            },
-            TimedCase(name: "\(prefix).two_step_success_ns") { count in
-                for _ in 0..<count {
-                    let permit = try await twoStep.acquire()
-                    try await twoStep.record(.success, for: permit)
-                }
-            },
-            TimedCase(name: "\(prefix).execute_rejected_open_ns") { count in
-                for _ in 0..<count {
-                    do {
-                        try await open.execute {}
-                        throw Options.Invalid(description: "the open circuit admitted a call")
-                    } catch is CircuitRejected {}
-                }
-            },
-            TimedCase(name: "\(prefix).execute_failure_ns") { count in
-                for _ in 0..<count {
-                    do { try await failure.execute { throw Boom() } } catch is Boom {}
-                }
-            },
-            TimedCase(name: "\(prefix).two_step_failure_ns") { count in
-                for _ in 0..<count {
-                    let permit = try await failureTwoStep.acquire()
-                    try await failureTwoStep.record(.failure, for: permit)
-                }
-            },
-        ]
     }
 }

@@ -1,26 +1,7 @@
 import Circuitry
+import CircuitryBenchmarkSupport
 import Foundation
 import Logging
-
-/// The failure the benchmark's failing calls throw.
-struct Boom: Error {}
-
-/// A logger that prints nothing below error: the benchmark measures the breaker, not the log handler.
-let quietLogger: Logger = {
-    var logger = Logger(label: "circuitry-bench")
-    logger.logLevel = .error
-    return logger
-}()
-
-/// A configuration that names circuits `base/tenant`, as a job queue does (the documented naming function).
-func tenantConfiguration(_ settings: BreakerSettings = BreakerSettings()) -> BreakerFactory.Configuration {
-    var configuration = BreakerFactory.Configuration(settings: settings)
-    configuration.naming = { base, context in "\(base)/\(context["tenant"] ?? "-")" }
-    return configuration
-}
-
-/// Settings under which failures never open the circuit: every failure is a write and nothing else changes.
-let neverTrips = BreakerSettings(failureThreshold: Int.max)
 
 /// The worker side of the multi-process cases: `circuitry-bench --worker KIND --db PATH …`.
 enum Worker {
@@ -45,7 +26,7 @@ enum Worker {
         case "healthy", "mixed", "writer":
             try await loop(kind, options)
         default:
-            throw Options.Invalid(description: "unknown worker \(kind)")
+            throw BenchmarkFailure(description: "unknown worker \(kind)")
         }
     }
 
@@ -70,44 +51,28 @@ enum Worker {
         let failPercent = kind == "writer" ? 100 : kind == "healthy" ? 0 : options.failPercent
         let recordSamples = kind == "mixed" && !options.samplesPath.isEmpty
         var random = SplitMix(state: UInt64(getpid()) &* 0x2545_F491_4F6C_DD1D)
-        var samples: [UInt64] = []
-        if recordSamples { samples.reserveCapacity(Int(options.seconds * 400_000)) }
 
-        func call(_ fails: Bool) async {
+        func call() async -> Bool {
+            let fails = Int(random.next() % 100) < failPercent
             do {
                 try await breaker.execute { if fails { throw Boom() } }
             } catch {}
+            return fails
         }
         // Warm-up: connection cache, branch predictors, the batcher's table.
-        for _ in 0..<2000 { await call(Int(random.next() % 100) < failPercent) }
-        emit("ready")
-        guard Swift.readLine() == "go" else { return }
+        for _ in 0..<2000 { _ = await call() }
+        try waitForGo()
 
-        let deadline = monotonicNanoseconds() + UInt64(options.seconds * 1e9)
-        let start = monotonicNanoseconds()
-        var operations = 0
-        var failures = 0
-        var now = start
-        while now < deadline {
-            let fails = Int(random.next() % 100) < failPercent
-            if fails { failures += 1 }
-            await call(fails)
-            operations += 1
-            let after = monotonicNanoseconds()
-            if recordSamples { samples.append(after - now) }
-            now = after
-        }
-        let seconds = Double(now - start) / 1e9
+        let loop = await CallLoop.run(
+            seconds: options.seconds, recordSamples: recordSamples, expectedCalls: Int(options.seconds * 400_000),
+            call)
         try await factory.flush()
-        if recordSamples {
-            let data = samples.withUnsafeBytes { Data($0) }
-            try data.write(to: URL(fileURLWithPath: options.samplesPath))
-        }
+        if recordSamples { try LatencySamples.write(loop.samples, to: options.samplesPath) }
         let waits = store.busyWaits
         let rss = residentSetKiB()
         report(
             WorkerResult(
-                operations: operations, seconds: seconds, failures: failures, peakKiB: rss.peak,
+                operations: loop.operations, seconds: loop.seconds, failures: loop.failures, peakKiB: rss.peak,
                 currentKiB: rss.current,
                 busyWaitNanoseconds: UInt64(waits.total.components.seconds) * 1_000_000_000
                     + UInt64(waits.total.components.attoseconds / 1_000_000_000),

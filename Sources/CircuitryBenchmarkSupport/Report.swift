@@ -1,41 +1,43 @@
 import Foundation
 
 /// Every figure of a run, the rows of the printed table and the targets they were checked against.
-struct Report {
-    struct Row {
-        var label: String
-        var circuitry: String
-        var reference: String
-        var ratio: String
-        var target: String
-        var met: String
+package struct Report {
+    package struct Row {
+        package var label: String
+        package var circuitry: String
+        package var reference: String
+        package var ratio: String
+        package var target: String
+        package var met: String
     }
 
-    struct Check {
-        var name: String
-        var value: Double
-        var target: String
-        var met: Bool
+    package struct Check {
+        package var name: String
+        package var value: Double
+        package var target: String
+        package var met: Bool
         /// `false` for aims, which are reported but do not fail the run.
-        var required: Bool
+        package var required: Bool
     }
 
-    private(set) var figures: [(String, Double)] = []
-    private(set) var rows: [Row] = []
-    private(set) var checks: [Check] = []
-    var notes: [String] = []
+    package private(set) var figures: [(String, Double)] = []
+    package private(set) var rows: [Row] = []
+    package private(set) var checks: [Check] = []
+    package var notes: [String] = []
 
-    mutating func figure(_ name: String, _ value: Double) {
+    package init() {}
+
+    package mutating func figure(_ name: String, _ value: Double) {
         figures.append((name, value))
     }
 
     /// A row with no target: a figure and, optionally, what it is compared with.
-    mutating func row(_ label: String, _ circuitry: String, reference: String = "", ratio: String = "") {
+    package mutating func row(_ label: String, _ circuitry: String, reference: String = "", ratio: String = "") {
         rows.append(Row(label: label, circuitry: circuitry, reference: reference, ratio: ratio, target: "", met: ""))
     }
 
     /// A row whose ratio is checked: `atLeast` (ratio ≥ bound) or at most (ratio ≤ bound).
-    mutating func check(
+    package mutating func check(
         _ label: String, key: String, _ circuitry: String, reference: String, ratio: Double, atLeast: Bool,
         bound: Double, unit: String = "×", required: Bool = true
     ) {
@@ -57,15 +59,20 @@ struct Report {
         }
     }
 
-    /// The table as text, with columns padded to their widest cell.
-    func table() -> String {
+    /// The table as text, with columns padded to their widest cell; a column that is empty in every row is left out.
+    package func table() -> String {
         let header = Row(
             label: "case", circuitry: "Circuitry", reference: "reference", ratio: "ratio", target: "target", met: "met")
-        let all = [header] + rows
-        func cells(_ row: Row) -> [String] {
+        func allCells(_ row: Row) -> [String] {
             [row.label, row.circuitry, row.reference, row.ratio, row.target, row.met]
         }
-        var widths = [Int](repeating: 0, count: 6)
+        let shown = (0..<6).filter { column in rows.contains { !allCells($0)[column].isEmpty } }
+        func cells(_ row: Row) -> [String] {
+            let all = allCells(row)
+            return shown.map { all[$0] }
+        }
+        let all = [header] + rows
+        var widths = [Int](repeating: 0, count: shown.count)
         for row in all {
             for (index, cell) in cells(row).enumerated() { widths[index] = max(widths[index], cell.count) }
         }
@@ -81,7 +88,7 @@ struct Report {
     }
 
     /// The JSON document: machine, options, every figure, every check, the table's rows and the notes.
-    func json(machine: [String: Any], options: [String: Any]) throws -> Data {
+    package func json(machine: [String: Any], options: [String: Any]) throws -> Data {
         var figureObject: [String: Double] = [:]
         for (name, value) in figures where value.isFinite { figureObject[name] = value }
         let document: [String: Any] = [
@@ -104,7 +111,7 @@ struct Report {
 }
 
 /// `12.3 µs` / `850 ns` / `1.20 ms`.
-func formatNanoseconds(_ nanoseconds: Double) -> String {
+package func formatNanoseconds(_ nanoseconds: Double) -> String {
     if nanoseconds >= 1_000_000 { return String(format: "%.2f ms", nanoseconds / 1e6) }
     if nanoseconds >= 10_000 { return String(format: "%.1f µs", nanoseconds / 1e3) }
     if nanoseconds >= 1000 { return String(format: "%.2f µs", nanoseconds / 1e3) }
@@ -112,13 +119,20 @@ func formatNanoseconds(_ nanoseconds: Double) -> String {
 }
 
 /// `1.23 M/s` / `456 k/s`.
-func formatRate(_ perSecond: Double) -> String {
+package func formatRate(_ perSecond: Double) -> String {
     if perSecond >= 1e6 { return String(format: "%.2f M/s", perSecond / 1e6) }
     if perSecond >= 1e3 { return String(format: "%.0f k/s", perSecond / 1e3) }
     return String(format: "%.0f /s", perSecond)
 }
 
 /// Cost per call and throughput: `4.10 µs (244 k/s)`.
-func formatCost(_ nanoseconds: Double) -> String {
+package func formatCost(_ nanoseconds: Double) -> String {
     "\(formatNanoseconds(nanoseconds)) (\(formatRate(1e9 / nanoseconds)))"
+}
+
+extension Report {
+    /// A figure recorded earlier in the run.
+    package func value(_ name: String) -> Double {
+        figures.last { $0.0 == name }?.1 ?? .nan
+    }
 }
