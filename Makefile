@@ -3,13 +3,14 @@ SWIFT ?= swift
 # CI builds with warnings as errors; so does every target here.
 STRICT := -Xswiftc -warnings-as-errors
 
-.PHONY: help build test demo bench lint format clean
+.PHONY: help build test demo bench bench-postgres lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
 	@echo "make test   - build with warnings as errors and run every test"
 	@echo "make build  - debug build of every product"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
+	@echo "make bench-postgres - the PostgreSQL store against its floors, beside SQLite, on a throw-away server"
 	@echo "make lint   - swift format lint --strict"
 
 build:
@@ -27,6 +28,15 @@ BENCH_ARGS ?=
 
 bench:
 	$(SWIFT) run -c release $(STRICT) circuitry-bench $(BENCH_ARGS)
+
+# Extra flags: `make bench-postgres BENCH_POSTGRES_ARGS="--scaling-runs 1"` (see `circuitry-bench-postgres --help`).
+# Its own executable (it compiles SwiftNIO, which `make bench` does not), run beside a throw-away PostgreSQL 15.
+# Built first, so that the server runs only for the benchmark itself.
+BENCH_POSTGRES_ARGS ?=
+
+bench-postgres:
+	$(SWIFT) build -c release $(STRICT) --product circuitry-bench-postgres
+	scripts/with-postgres.sh $(SWIFT) run -c release --skip-build circuitry-bench-postgres $(BENCH_POSTGRES_ARGS)
 
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests

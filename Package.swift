@@ -15,6 +15,9 @@ let package = Package(
         .executable(name: "circuitry-worker", targets: ["CircuitryWorker"]),
         // `make bench`: Circuitry against the raw SQLite floor (run it in release mode).
         .executable(name: "circuitry-bench", targets: ["CircuitryBenchmark"]),
+        // `make bench-postgres`: Circuitry on PostgreSQL against its own floors, beside SQLite. Its own executable,
+        // so that `make bench` does not compile SwiftNIO.
+        .executable(name: "circuitry-bench-postgres", targets: ["CircuitryPostgresBenchmark"]),
     ],
     dependencies: [
         // Logging API the caller wires up; the library never bootstraps it.
@@ -58,6 +61,17 @@ let package = Package(
                 "Circuitry",
                 "CircuitryBenchmarkSupport",
                 "CircuitrySQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The PostgreSQL benchmark talks to the server through postgres-nio directly for its floors.
+        .executableTarget(
+            name: "CircuitryPostgresBenchmark",
+            dependencies: [
+                "Circuitry",
+                "CircuitryBenchmarkSupport",
+                "CircuitryPostgres",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -93,6 +93,7 @@ struct Coordinator {
         let json = try report.json(machine: machine, options: optionsDictionary())
         try json.write(to: URL(fileURLWithPath: options.jsonPath))
         print("figures written to \(options.jsonPath)")
+        print("PostgreSQL store: not measured here (it needs a server); `make bench-postgres` runs its rows")
     }
 
     // MARK: Single process

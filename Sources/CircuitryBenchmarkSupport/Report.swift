@@ -118,10 +118,11 @@ package func formatNanoseconds(_ nanoseconds: Double) -> String {
     return String(format: "%.0f ns", nanoseconds)
 }
 
-/// `1.23 M/s` / `456 k/s`.
+/// `1.23 M/s` / `456 k/s` / `2.34 k/s` / `850 /s`.
 package func formatRate(_ perSecond: Double) -> String {
     if perSecond >= 1e6 { return String(format: "%.2f M/s", perSecond / 1e6) }
-    if perSecond >= 1e3 { return String(format: "%.0f k/s", perSecond / 1e3) }
+    if perSecond >= 1e4 { return String(format: "%.0f k/s", perSecond / 1e3) }
+    if perSecond >= 1e3 { return String(format: "%.2f k/s", perSecond / 1e3) }
     return String(format: "%.0f /s", perSecond)
 }
 

@@ -515,7 +515,9 @@ public final class PostgresCircuitStore: CircuitStore, Service {
         state.withLock { $0.schemaReady = true }
     }
 
-    private static func clientConfiguration(_ configuration: Configuration) -> PostgresClient.Configuration {
+    /// The pool's settings for `configuration`. `package`, so that the benchmark's raw PostgreSQL floors connect
+    /// exactly as the store does.
+    package static func clientConfiguration(_ configuration: Configuration) -> PostgresClient.Configuration {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let path = configuration.rootCertificatePath { tls.trustRoots = .file(path) }
         let mode: PostgresClient.Configuration.TLS
