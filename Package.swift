@@ -93,10 +93,13 @@ let package = Package(
             dependencies: [
                 "Circuitry",
                 "CircuitrySQLite",
+                "CircuitryWorkerReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // What `circuitry-worker` prints, shared with the tests that read it.
+        .target(name: "CircuitryWorkerReport", dependencies: ["Circuitry"]),
         .executableTarget(
             name: "CircuitryDemo",
             dependencies: [
@@ -137,7 +140,7 @@ let package = Package(
         // tests find `circuitry-worker` beside their own bundle.
         .testTarget(
             name: "CircuitryProcessTests",
-            dependencies: ["Circuitry"]
+            dependencies: ["Circuitry", "CircuitryWorkerReport"]
         ),
     ],
     swiftLanguageModes: [.v6]

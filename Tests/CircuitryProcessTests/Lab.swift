@@ -1,3 +1,4 @@
+import CircuitryWorkerReport
 import Foundation
 import Synchronization
 import Testing
@@ -91,13 +92,13 @@ final class Lab: Sendable {
     }
 
     /// Waits for every worker (each at most `timeout`), expects each to succeed, and decodes their reports.
-    func reports(_ workers: [WorkerProcess], timeout: Duration = .seconds(30)) async throws -> [Report] {
-        var reports: [Report] = []
+    func reports(_ workers: [WorkerProcess], timeout: Duration = .seconds(30)) async throws -> [WorkerReport] {
+        var reports: [WorkerReport] = []
         for worker in workers {
             let exit = await worker.wait(timeout: timeout)
             try #require(exit.succeeded, "\(worker)")
             let line = worker.output.split(separator: "\n").last.map(String.init) ?? ""
-            reports.append(try JSONDecoder().decode(Report.self, from: Data(line.utf8)))
+            reports.append(try JSONDecoder().decode(WorkerReport.self, from: Data(line.utf8)))
         }
         return reports
     }
