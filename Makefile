@@ -3,10 +3,11 @@ SWIFT ?= swift
 # CI builds with warnings as errors; so does every target here.
 STRICT := -Xswiftc -warnings-as-errors
 
-.PHONY: help build test demo bench lint format clean
+.PHONY: help build test demo demo-postgres bench lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
+	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
 	@echo "make test   - build with warnings as errors and run every test"
 	@echo "make build  - debug build of every product"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
@@ -21,6 +22,12 @@ test:
 
 demo:
 	$(SWIFT) run -c release circuitry-demo
+
+# A debug build: a release build of SwiftNIO takes over ten minutes on 2 cores, and the demo does not need the speed.
+# To use a server of your own: CIRCUITRY_POSTGRES_URL=postgres://… swift run circuitry-demo-postgres
+demo-postgres:
+	$(SWIFT) build --product circuitry-demo-postgres
+	scripts/with-postgres.sh "$$($(SWIFT) build --show-bin-path)/circuitry-demo-postgres"
 
 # Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
 BENCH_ARGS ?=

@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "circuitry", targets: ["CircuitryCLI"]),
         // The multi-tenant job-queue demo that `make demo` runs.
         .executable(name: "circuitry-demo", targets: ["CircuitryDemo"]),
+        // `make demo-postgres`: the same demo with the breakers on a PostgreSQL server.
+        .executable(name: "circuitry-demo-postgres", targets: ["CircuitryPostgresDemo"]),
         // A test helper: one worker process of the cross-process test suite.
         .executable(name: "circuitry-worker", targets: ["CircuitryWorker"]),
         // `make bench`: Circuitry against the raw SQLite floor (run it in release mode).
@@ -100,13 +102,24 @@ let package = Package(
         ),
         // What `circuitry-worker` prints, shared with the tests that read it.
         .target(name: "CircuitryWorkerReport", dependencies: ["Circuitry"]),
-        .executableTarget(
-            name: "CircuitryDemo",
+        // The demo, whatever the store; its two executables only choose where the breakers are.
+        .target(
+            name: "CircuitryDemoKit",
             dependencies: [
                 "Circuitry",
                 "CircuitrySQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "CircuitryDemo",
+            dependencies: ["Circuitry", "CircuitryDemoKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "CircuitryPostgresDemo",
+            dependencies: [
+                "Circuitry", "CircuitryDemoKit", "CircuitryPostgres", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
