@@ -42,7 +42,8 @@ import Testing
     /// The number that follows `label` on its line of the contrast, e.g. `shared store     7   (…)`.
     private func number(after label: String, in output: String) -> Int? {
         for line in output.split(separator: "\n") where line.hasPrefix("  \(label) ") {
-            return Int(line.dropFirst(label.count + 2).prefix { $0 == " " || $0.isNumber }.trimmingCharacters(in: .whitespaces))
+            let digits = line.dropFirst(label.count + 2).drop { $0 == " " }.prefix { $0.isNumber }
+            return Int(digits)
         }
         return nil
     }
