@@ -103,6 +103,17 @@ final class TestPostgresServer: Sendable {
         server.waitUntilExit()
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server and every backend: a server that stops answering without
+    /// closing its connections, as a hung or partitioned host does. The kernel still accepts new TCP connections.
+    func freeze(_ frozen: Bool) {
+        guard let pid = process.withLock({ $0?.processIdentifier }) else { return }
+        let signal = frozen ? SIGSTOP : SIGCONT
+        // The postmaster first, so that it starts no backend in between.
+        kill(pid, signal)
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        for child in children.split(separator: " ").compactMap({ pid_t($0) }) { kill(child, signal) }
+    }
+
     /// Runs SQL through `psql` and returns its unaligned output.
     @discardableResult
     func psql(_ sql: String, database: String = "postgres") throws -> String {
