@@ -12,14 +12,7 @@ import Testing
         defer { server.stop(immediate: true) }
         try await withRunningStores { stores in
             let store = try stores.store(on: server, schema: "restart") { $0.operationTimeout = .seconds(1) }
-            let increment = { @Sendable () async throws in
-                try await store.update("c") { record, now in
-                    var current = record ?? CircuitRecord(name: "c", createdAt: now)
-                    current.counts.failures += 1
-                    record = current
-                    return StoreUpdate(value: (), write: true)
-                }
-            }
+            let increment = { @Sendable in try await addFailure(in: store) }
             var committed = 0
             for _ in 0..<20 {
                 try await increment()
@@ -43,18 +36,8 @@ import Testing
 
             try server.start()
             // The pool reconnects with its own backoff; the store recovers without being recreated.
-            let deadline = ContinuousClock.now + .seconds(20)
-            var recovered = false
-            while !recovered && ContinuousClock.now < deadline {
-                do {
-                    try await increment()
-                    committed += 1
-                    recovered = true
-                } catch is CircuitStoreError {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-            }
-            #expect(recovered)
+            try await firstSuccess(of: increment)
+            committed += 1
             for _ in 0..<10 {
                 try await increment()
                 committed += 1
@@ -78,14 +61,7 @@ import Testing
                 $0.operationTimeout = .seconds(1)
                 $0.connectTimeout = .seconds(1)
             }
-            let increment = { @Sendable () async throws in
-                try await store.update("c") { record, now in
-                    var current = record ?? CircuitRecord(name: "c", createdAt: now)
-                    current.counts.failures += 1
-                    record = current
-                    return StoreUpdate(value: (), write: true)
-                }
-            }
+            let increment = { @Sendable in try await addFailure(in: store) }
             var committed = 0
             for _ in 0..<10 {
                 try await increment()
@@ -119,22 +95,34 @@ import Testing
             }
 
             server.freeze(false)
-            let deadline = ContinuousClock.now + .seconds(20)
-            var recovered = false
-            while !recovered && ContinuousClock.now < deadline {
-                do {
-                    try await increment()
-                    committed += 1
-                    recovered = true
-                } catch is CircuitStoreError {
-                    try await Task.sleep(for: .milliseconds(100))
-                }
-            }
-            #expect(recovered)
+            try await firstSuccess(of: increment)
+            committed += 1
             // A write that timed out may still have committed when the server woke: at least every acknowledged
             // one is there, and at most the three that failed more.
             let failures = try #require(try await store.read("c").record?.counts.failures)
             #expect(failures >= Int64(committed) && failures <= Int64(committed + 3), "\(failures) vs \(committed)")
+        }
+    }
+}
+
+/// Adds one failure to circuit `c` in one read-modify-write.
+private func addFailure(in store: PostgresCircuitStore) async throws {
+    try await store.update("c") { record, now in
+        var current = record ?? CircuitRecord(name: "c", createdAt: now)
+        current.counts.failures += 1
+        record = current
+        return StoreUpdate(value: (), write: true)
+    }
+}
+
+/// Retries `operation` every 100 ms until it succeeds; a store error still there after 20 s is thrown.
+private func firstSuccess(of operation: () async throws -> Void) async throws {
+    let deadline = ContinuousClock.now + .seconds(20)
+    while true {
+        do {
+            return try await operation()
+        } catch is CircuitStoreError where ContinuousClock.now < deadline {
+            try await Task.sleep(for: .milliseconds(100))
         }
     }
 }
