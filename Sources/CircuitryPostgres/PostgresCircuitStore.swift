@@ -82,6 +82,11 @@ public final class PostgresCircuitStore: CircuitStore, Service {
     /// Runs the connection pool until the task is cancelled or (in a `ServiceGroup`) a graceful shutdown begins.
     /// Operations fail with ``CircuitStoreError/Code/closed`` afterwards. Call it once.
     public func run() async throws {
+        try await run(whenStarting: {})
+    }
+
+    /// ``run()``, calling `whenStarting` just before the pool starts.
+    private func run(whenStarting: () -> Void) async throws {
         let first = state.withLock { state in
             guard state.lifecycle == .notStarted else { return false }
             state.lifecycle = .running
@@ -91,6 +96,7 @@ public final class PostgresCircuitStore: CircuitStore, Service {
             throw CircuitStoreError(code: .closed, message: "run() was called more than once", location: location)
         }
         defer { state.withLock { $0.lifecycle = .finished } }
+        whenStarting()
         await client.run()
     }
 
@@ -102,9 +108,15 @@ public final class PostgresCircuitStore: CircuitStore, Service {
         _ body: (PostgresCircuitStore) async throws -> Value
     ) async throws -> Value {
         let store = try PostgresCircuitStore(configuration: configuration, clock: clock, logger: logger)
+        // The pool is started before the first lease: postgres-nio warns about a lease from a pool not yet running.
+        let (starting, isStarting) = AsyncStream<Never>.makeStream()
         return try await withThrowingTaskGroup(of: Void.self, isolation: isolation) { group in
-            group.addTask { try await store.run() }
+            group.addTask {
+                defer { isStarting.finish() }
+                try await store.run(whenStarting: { isStarting.finish() })
+            }
             defer { group.cancelAll() }
+            for await _ in starting {}
             try await store.prepare()
             return try await body(store)
         }
