@@ -83,6 +83,8 @@ let package = Package(
             name: "CircuitryCLI",
             dependencies: [
                 "Circuitry",
+                // `--db postgres://…`: the command is a tool, not a library, so it may build SwiftNIO.
+                "CircuitryPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
