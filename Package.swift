@@ -131,9 +131,15 @@ let package = Package(
             name: "CircuitryCLITests",
             dependencies: [
                 "CircuitryCLI",
+                "CircuitryCLITestSupport",
                 "Circuitry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // The harness that runs `circuitry` as a subprocess, shared by the two test targets above (not a product).
+        .target(
+            name: "CircuitryCLITestSupport",
+            path: "Tests/CircuitryCLITestSupport"
         ),
         // Real worker processes on a real database file. `swift test` builds every product first, so the
         // tests find `circuitry-worker` beside their own bundle.
