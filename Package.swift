@@ -117,12 +117,16 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
+        // Also runs the built `circuitry` binary with `--db postgres://…`; depends on the target so that it is built
+        // first.
         .testTarget(
             name: "CircuitryPostgresTests",
             dependencies: [
                 "Circuitry",
                 "CircuitryPostgres",
                 "CircuitryStoreConformance",
+                "CircuitryCLI",
+                "CircuitryCLITestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
