@@ -85,6 +85,8 @@ let package = Package(
             name: "CircuitryCLI",
             dependencies: [
                 "Circuitry",
+                // `--db postgres://…`: the command is a tool, not a library, so it may build SwiftNIO.
+                "CircuitryPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -131,12 +133,16 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
+        // Also runs the built `circuitry` binary with `--db postgres://…`; depends on the target so that it is built
+        // first.
         .testTarget(
             name: "CircuitryPostgresTests",
             dependencies: [
                 "Circuitry",
                 "CircuitryPostgres",
                 "CircuitryStoreConformance",
+                "CircuitryCLI",
+                "CircuitryCLITestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -145,9 +151,15 @@ let package = Package(
             name: "CircuitryCLITests",
             dependencies: [
                 "CircuitryCLI",
+                "CircuitryCLITestSupport",
                 "Circuitry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // The harness that runs `circuitry` as a subprocess, shared by the two test targets above (not a product).
+        .target(
+            name: "CircuitryCLITestSupport",
+            path: "Tests/CircuitryCLITestSupport"
         ),
         // Real worker processes on a real database file. `swift test` builds every product first, so the
         // tests find `circuitry-worker` beside their own bundle.

@@ -176,10 +176,16 @@ final class TestPostgresServer: Sendable {
     }
 
     /// A port that was free a moment ago: bound to 127.0.0.1:0 and released.
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
+        let (socket, port) = try boundLoopbackSocket()
+        close(socket)
+        return port
+    }
+
+    /// A socket bound to a free port of 127.0.0.1, and that port. The caller closes it.
+    static func boundLoopbackSocket() throws -> (socket: Int32, port: Int) {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
-        defer { close(socket) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -190,8 +196,12 @@ final class TestPostgresServer: Sendable {
                 bind(socket, address, length) == 0 && getsockname(socket, address, &length) == 0
             }
         }
-        guard bound else { throw Failure(description: "could not find a free port: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound else {
+            let error = errno
+            close(socket)
+            throw Failure(description: "could not find a free port: errno \(error)")
+        }
+        return (socket, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     // MARK: Cleanup
