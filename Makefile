@@ -3,10 +3,11 @@ SWIFT ?= swift
 # CI builds with warnings as errors; so does every target here.
 STRICT := -Xswiftc -warnings-as-errors
 
-.PHONY: help build test demo bench bench-postgres lint format clean
+.PHONY: help build test demo demo-postgres bench bench-postgres lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
+	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
 	@echo "make test   - build with warnings as errors and run every test"
 	@echo "make build  - debug build of every product"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
@@ -23,6 +24,12 @@ test:
 demo:
 	$(SWIFT) run -c release circuitry-demo
 
+# A debug build: a release build of SwiftNIO takes over ten minutes on 2 cores, and the demo does not need the speed.
+# To use a server of your own: CIRCUITRY_POSTGRES_URL=postgres://… swift run circuitry-demo-postgres
+demo-postgres:
+	$(SWIFT) build --product circuitry-demo-postgres
+	scripts/with-postgres.sh "$$($(SWIFT) build --show-bin-path)/circuitry-demo-postgres"
+
 # Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
 BENCH_ARGS ?=
 
@@ -36,7 +43,7 @@ BENCH_POSTGRES_ARGS ?=
 
 bench-postgres:
 	$(SWIFT) build -c release $(STRICT) --product circuitry-bench-postgres
-	scripts/with-postgres.sh $(SWIFT) run -c release --skip-build circuitry-bench-postgres $(BENCH_POSTGRES_ARGS)
+	scripts/with-postgres.sh "$$($(SWIFT) build -c release --show-bin-path)/circuitry-bench-postgres" $(BENCH_POSTGRES_ARGS)
 
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests

@@ -11,6 +11,8 @@ let package = Package(
         .executable(name: "circuitry", targets: ["CircuitryCLI"]),
         // The multi-tenant job-queue demo that `make demo` runs.
         .executable(name: "circuitry-demo", targets: ["CircuitryDemo"]),
+        // `make demo-postgres`: the same demo with the breakers on a PostgreSQL server.
+        .executable(name: "circuitry-demo-postgres", targets: ["CircuitryPostgresDemo"]),
         // A test helper: one worker process of the cross-process test suite.
         .executable(name: "circuitry-worker", targets: ["CircuitryWorker"]),
         // `make bench`: Circuitry against the raw SQLite floor (run it in release mode).
@@ -106,6 +108,8 @@ let package = Package(
             name: "CircuitryCLI",
             dependencies: [
                 "Circuitry",
+                // `--db postgres://…`: the command is a tool, not a library, so it may build SwiftNIO.
+                "CircuitryPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -116,17 +120,31 @@ let package = Package(
             dependencies: [
                 "Circuitry",
                 "CircuitrySQLite",
+                "CircuitryWorkerReport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // What `circuitry-worker` prints, shared with the tests that read it.
+        .target(name: "CircuitryWorkerReport", dependencies: ["Circuitry"]),
+        // The demo, whatever the store; its two executables only choose where the breakers are.
+        .target(
+            name: "CircuitryDemoKit",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .executableTarget(
             name: "CircuitryDemo",
+            dependencies: ["Circuitry", "CircuitryDemoKit", .product(name: "Logging", package: "swift-log")]
+        ),
+        .executableTarget(
+            name: "CircuitryPostgresDemo",
             dependencies: [
-                "Circuitry",
-                "CircuitrySQLite",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
+                "Circuitry", "CircuitryDemoKit", "CircuitryPostgres", .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .testTarget(
@@ -138,12 +156,16 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
+        // Also runs the built `circuitry` binary with `--db postgres://…`; depends on the target so that it is built
+        // first.
         .testTarget(
             name: "CircuitryPostgresTests",
             dependencies: [
                 "Circuitry",
                 "CircuitryPostgres",
                 "CircuitryStoreConformance",
+                "CircuitryCLI",
+                "CircuitryCLITestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -152,15 +174,21 @@ let package = Package(
             name: "CircuitryCLITests",
             dependencies: [
                 "CircuitryCLI",
+                "CircuitryCLITestSupport",
                 "Circuitry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
+        ),
+        // The harness that runs `circuitry` as a subprocess, shared by the two test targets above (not a product).
+        .target(
+            name: "CircuitryCLITestSupport",
+            path: "Tests/CircuitryCLITestSupport"
         ),
         // Real worker processes on a real database file. `swift test` builds every product first, so the
         // tests find `circuitry-worker` beside their own bundle.
         .testTarget(
             name: "CircuitryProcessTests",
-            dependencies: ["Circuitry"]
+            dependencies: ["Circuitry", "CircuitryWorkerReport"]
         ),
     ],
     swiftLanguageModes: [.v6]

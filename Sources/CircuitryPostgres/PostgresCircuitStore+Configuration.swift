@@ -188,9 +188,17 @@ extension PostgresCircuitStore {
 
         /// The URL with any password replaced, for error messages.
         static func redacted(_ url: String) -> String {
-            guard var components = URLComponents(string: url), components.password != nil else { return url }
-            components.password = "***"
-            return components.string ?? "(unreadable URL)"
+            if var components = URLComponents(string: url) {
+                guard components.password != nil else { return url }
+                components.password = "***"
+                return components.string ?? "(unreadable URL)"
+            }
+            // A URL that does not parse may still hold a password: hide everything after the first `:` of what comes
+            // before the last `@` (more than the password if a later part has an `@` too, never less).
+            guard let start = url.range(of: "://")?.upperBound, let at = url.lastIndex(of: "@"), start < at,
+                let colon = url[start..<at].firstIndex(of: ":")
+            else { return url }
+            return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
         }
     }
 }

@@ -82,6 +82,11 @@ public final class PostgresCircuitStore: CircuitStore, Service {
     /// Runs the connection pool until the task is cancelled or (in a `ServiceGroup`) a graceful shutdown begins.
     /// Operations fail with ``CircuitStoreError/Code/closed`` afterwards. Call it once.
     public func run() async throws {
+        try await run(whenStarting: {})
+    }
+
+    /// ``run()``, calling `whenStarting` just before the pool starts.
+    private func run(whenStarting: () -> Void) async throws {
         let first = state.withLock { state in
             guard state.lifecycle == .notStarted else { return false }
             state.lifecycle = .running
@@ -91,6 +96,7 @@ public final class PostgresCircuitStore: CircuitStore, Service {
             throw CircuitStoreError(code: .closed, message: "run() was called more than once", location: location)
         }
         defer { state.withLock { $0.lifecycle = .finished } }
+        whenStarting()
         await client.run()
     }
 
@@ -102,9 +108,15 @@ public final class PostgresCircuitStore: CircuitStore, Service {
         _ body: (PostgresCircuitStore) async throws -> Value
     ) async throws -> Value {
         let store = try PostgresCircuitStore(configuration: configuration, clock: clock, logger: logger)
+        // The pool is started before the first lease: postgres-nio warns about a lease from a pool not yet running.
+        let (starting, isStarting) = AsyncStream<Never>.makeStream()
         return try await withThrowingTaskGroup(of: Void.self, isolation: isolation) { group in
-            group.addTask { try await store.run() }
+            group.addTask {
+                defer { isStarting.finish() }
+                try await store.run(whenStarting: { isStarting.finish() })
+            }
             defer { group.cancelAll() }
+            for await _ in starting {}
             try await store.prepare()
             return try await body(store)
         }
@@ -113,11 +125,36 @@ public final class PostgresCircuitStore: CircuitStore, Service {
     /// Connects now and checks the tables, creating them if the database has none: to fail at start-up rather than
     /// on the first call. Operations do this on their own the first time.
     ///
+    /// A server that cannot be reached, an unknown database or refused credentials fail within
+    /// ``Configuration/connectTimeout``, with the cause: ``prepare()`` first opens one connection of its own, which
+    /// the pool would instead retry until the operation's deadline.
+    ///
     /// - Throws: ``CircuitStoreError`` with ``CircuitStoreError/Code/newerSchema`` for tables of a newer Circuitry,
     ///   ``CircuitStoreError/Code/foreignDatabase`` for a `circuits` table that is not Circuitry's, or a connection
-    ///   failure.
+    ///   failure (``CircuitStoreError/Code/cannotOpen``).
     public func prepare() async throws {
+        try await checkServer()
         try await withConnection { _ in }
+    }
+
+    /// Opens one connection outside the pool and closes it again, within ``Configuration/connectTimeout``.
+    ///
+    /// The pool retries a connection that fails, with backoff, while the operation waits for it: an operation then
+    /// fails only at its deadline, and without the cause. This connection fails at once with what went wrong
+    /// (connection refused, no such host, unknown database, authentication failed, the connect timeout).
+    private func checkServer() async throws {
+        let connection: PostgresConnection
+        do {
+            connection = try await PostgresConnection.connect(
+                configuration: Self.connectionConfiguration(configuration), id: 0, logger: Self.silent)
+        } catch {
+            let storeError = PostgresErrorMapping.storeError(error, sql: nil, location: location)
+            logger.debug(
+                "PostgreSQL store cannot reach the server",
+                metadata: ["circuitry.store": "\(location)", "circuitry.error": "\(storeError)"])
+            throw storeError
+        }
+        try? await connection.close()
     }
 
     // MARK: CircuitStore
@@ -515,46 +552,80 @@ public final class PostgresCircuitStore: CircuitStore, Service {
         state.withLock { $0.schemaReady = true }
     }
 
-    /// The pool's settings for `configuration`. `package`, so that the benchmark's raw PostgreSQL floors connect
-    /// exactly as the store does.
-    package static func clientConfiguration(_ configuration: Configuration) -> PostgresClient.Configuration {
+    /// How the connections use TLS: off, preferred or required, and which checks the certificate gets.
+    private static func tlsSettings(_ configuration: Configuration) -> (use: TLSUse, settings: TLSConfiguration) {
         var tls = TLSConfiguration.makeClientConfiguration()
         if let path = configuration.rootCertificatePath { tls.trustRoots = .file(path) }
-        let mode: PostgresClient.Configuration.TLS
         switch configuration.tls {
         case .disable:
-            mode = .disable
+            return (.disable, tls)
         case .prefer:
             tls.certificateVerification = .none
-            mode = .prefer(tls)
+            return (.prefer, tls)
         case .require:
             tls.certificateVerification = .none
-            mode = .require(tls)
+            return (.require, tls)
         case .verifyCA:
             tls.certificateVerification = .noHostnameVerification
-            mode = .require(tls)
+            return (.require, tls)
         case .verifyFull:
             tls.certificateVerification = .fullVerification
-            mode = .require(tls)
+            return (.require, tls)
         }
-        var client = PostgresClient.Configuration(
-            host: configuration.host, port: configuration.port, username: configuration.username,
-            password: configuration.password, database: configuration.database, tls: mode)
-        client.options.maximumConnections = configuration.maximumConnections
-        client.options.connectTimeout = configuration.connectTimeout
-        let milliseconds =
-            configuration.operationTimeout.components.seconds * 1000
-            + configuration.operationTimeout.components.attoseconds / 1_000_000_000_000_000
-        // The server enforces the same bound on its side: a statement or a row-lock wait that outlives the
-        // operation's deadline is cancelled there too, and a session left inside a transaction by a client that
-        // hung or vanished is ended, so that its row locks are released.
-        client.options.additionalStartupParameters = [
+    }
+
+    private enum TLSUse { case disable, prefer, require }
+
+    /// The parameters every connection sends at start-up. The server enforces the operation's bound on its side: a
+    /// statement or a row-lock wait that outlives the operation's deadline is cancelled there too, and a session left
+    /// inside a transaction by a client that hung or vanished is ended, so that its row locks are released.
+    private static func startupParameters(_ configuration: Configuration) -> [(String, String)] {
+        let milliseconds = configuration.operationTimeout.milliseconds
+        return [
             ("application_name", configuration.applicationName),
             ("statement_timeout", "\(milliseconds)"),
             ("lock_timeout", "\(milliseconds)"),
             ("idle_in_transaction_session_timeout", "\(max(5000, 4 * milliseconds))"),
         ]
+    }
+
+    /// The pool's settings for `configuration`. `package`, so that the benchmark's raw PostgreSQL floors connect
+    /// exactly as the store does.
+    package static func clientConfiguration(_ configuration: Configuration) -> PostgresClient.Configuration {
+        let (use, settings) = tlsSettings(configuration)
+        let mode: PostgresClient.Configuration.TLS =
+            switch use {
+            case .disable: .disable
+            case .prefer: .prefer(settings)
+            case .require: .require(settings)
+            }
+        var client = PostgresClient.Configuration(
+            host: configuration.host, port: configuration.port, username: configuration.username,
+            password: configuration.password, database: configuration.database, tls: mode)
+        client.options.maximumConnections = configuration.maximumConnections
+        client.options.connectTimeout = configuration.connectTimeout
+        client.options.additionalStartupParameters = startupParameters(configuration)
         return client
+    }
+
+    /// The configuration of a connection outside the pool, with the same server, TLS and start-up parameters as the
+    /// pool's connections.
+    private static func connectionConfiguration(_ configuration: Configuration) throws
+        -> PostgresConnection.Configuration
+    {
+        let (use, settings) = tlsSettings(configuration)
+        let mode: PostgresConnection.Configuration.TLS =
+            switch use {
+            case .disable: .disable
+            case .prefer: .prefer(try NIOSSLContext(configuration: settings))
+            case .require: .require(try NIOSSLContext(configuration: settings))
+            }
+        var connection = PostgresConnection.Configuration(
+            host: configuration.host, port: configuration.port, username: configuration.username,
+            password: configuration.password, database: configuration.database, tls: mode)
+        connection.options.connectTimeout = .milliseconds(configuration.connectTimeout.milliseconds)
+        connection.options.additionalStartupParameters = startupParameters(configuration)
+        return connection
     }
 }
 

@@ -1,6 +1,12 @@
 import Circuitry
 import PostgresNIO
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// Turns what postgres-nio throws into a ``CircuitStoreError`` whose code says what kind of failure it was.
 ///
 /// Server errors keep their SQLSTATE and message: `PostgreSQL error 55P03: canceling statement due to lock timeout`.
@@ -41,7 +47,7 @@ enum PostgresErrorMapping {
             if let detail = error.serverInfo?[.detail] { message += " (\(detail))" }
         case .connectionError:
             code = .cannotOpen
-            message = "could not connect: \(error.underlying.map { "\($0)" } ?? "unknown cause")"
+            message = "could not connect: \(connectionFailure(error.underlying))"
         case .serverClosedConnection, .uncleanShutdown, .clientClosedConnection:
             code = .connectionLost
             message = "the connection to the server was lost (\(error.code))"
@@ -62,6 +68,25 @@ enum PostgresErrorMapping {
             if let underlying = error.underlying { message += " (\(underlying))" }
         }
         return CircuitStoreError(code: code, message: message, location: location, sql: sql)
+    }
+
+    /// Why a connection could not be made, in a few words: `127.0.0.1:5432: Connection refused` rather than NIO's
+    /// description of the attempts.
+    static func connectionFailure(_ error: (any Error)?) -> String {
+        guard let error else { return "unknown cause" }
+        if let error = error as? NIOConnectionError, error.dnsAError == nil, error.dnsAAAAError == nil,
+            !error.connectionErrors.isEmpty
+        {
+            return error.connectionErrors.map { "\(address($0.target)): \(connectionFailure($0.error))" }
+                .joined(separator: "; ")
+        }
+        if let error = error as? IOError { return String(cString: strerror(error.errnoCode)) }
+        return "\(error)"
+    }
+
+    private static func address(_ target: SocketAddress) -> String {
+        guard let ip = target.ipAddress, let port = target.port else { return "\(target)" }
+        return ip.contains(":") ? "[\(ip)]:\(port)" : "\(ip):\(port)"
     }
 
     /// The store error code for a SQLSTATE.

@@ -53,7 +53,8 @@ extension StoreConformance {
             settings.tripPolicy = .custom("half of 4") { counts, _ in
                 counts.requests >= 4 && counts.failures * 2 >= counts.requests
             }
-            let factory = try context.factory(settings, batch: 1)
+            let events = Events()
+            let factory = try context.factory(settings, batch: 1) { $0.onStateChange = { events.append($0) } }
             let breaker = try factory.breaker(for: "ratio")
             try await fail(breaker)
             try await succeed(breaker)
@@ -63,6 +64,9 @@ extension StoreConformance {
             try expectEqual(try await breaker.state(), .closed, "a success does not trip")
             try await fail(breaker)
             try expectEqual(try await breaker.state(), .open, "3 of 5 failed")
+            try expectEqual(
+                events.all.map(\.transition.reason), ["trip policy \"half of 4\" after 3 of 5 calls failed"],
+                "trip reason")
         },
         Check(name: "open becomes half-open lazily, admits closeThreshold probes and closes on their success") {
             context in

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Circuitry
+import CircuitryWorkerReport
 import Foundation
 
 /// The simulated upstream's failure.

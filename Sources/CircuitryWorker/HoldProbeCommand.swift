@@ -1,5 +1,6 @@
 import ArgumentParser
 import Circuitry
+import CircuitryWorkerReport
 import Foundation
 
 /// Takes one half-open probe lease, reports it, and then blocks forever without reporting the probe's outcome:
@@ -12,15 +13,6 @@ struct HoldProbeCommand: AsyncParsableCommand {
 
     @Option(help: "Give up if no probe was admitted within this many milliseconds.")
     var withinMs: Int = 10_000
-
-    struct Holding: Codable {
-        var holding: Bool
-        var pid: Int32
-        var generation: Int64?
-        var lease: Int64?
-        var admittedAt: Int64?
-        var attempts: Int
-    }
 
     func run() async throws {
         let callbacks = CallbackLog()

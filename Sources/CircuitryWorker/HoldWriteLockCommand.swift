@@ -1,5 +1,6 @@
 import ArgumentParser
 internal import CircuitrySQLite
+import CircuitryWorkerReport
 import Foundation
 
 /// Opens the database with raw SQLite, takes the write lock with `BEGIN IMMEDIATE`, writes part of a change (a
@@ -23,13 +24,6 @@ struct HoldWriteLockCommand: AsyncParsableCommand {
     var fillerPages: Int = 200
 
     @OptionGroup var barrier: BarrierOptions
-
-    struct Holding: Codable {
-        var holding: Bool
-        var pid: Int32
-        var step: String
-        var message: String?
-    }
 
     func run() async throws {
         try barrier.arriveAndWait()

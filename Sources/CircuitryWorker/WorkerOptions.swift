@@ -1,5 +1,6 @@
 import ArgumentParser
 import Circuitry
+import CircuitryWorkerReport
 import Foundation
 import Logging
 import Synchronization

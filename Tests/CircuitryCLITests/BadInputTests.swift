@@ -1,48 +1,17 @@
+import CircuitryCLITestSupport
 import Foundation
 import Testing
 
 /// Every bad input: usage errors exit 64 with one line and the usage; storage errors exit 74 with one line that
-/// names the path and the cause, and leave the file alone.
+/// names the path and the cause, and leave the file alone (`expectUsageError` and `expectStorageError` are shared
+/// with the PostgreSQL tests of the command).
 @Suite struct BadInputTests {
-    /// Checks a usage error: status 64, the message on the first line, then the usage.
-    private func expectUsageError(
-        _ result: CLIHarness.Outcome, saying message: String, sourceLocation: SourceLocation = #_sourceLocation
-    ) {
-        #expect(result.status == 64, "\(result)", sourceLocation: sourceLocation)
-        #expect(result.stdout == "", sourceLocation: sourceLocation)
-        let lines = result.stderr.split(separator: "\n")
-        #expect(lines.first?.hasPrefix("circuitry: ") == true, "\(result)", sourceLocation: sourceLocation)
-        #expect(lines.first?.contains(message) == true, "\(result)", sourceLocation: sourceLocation)
-        #expect(lines.contains { $0.hasPrefix("Usage: circuitry") }, "\(result)", sourceLocation: sourceLocation)
-    }
-
-    /// Checks a storage error: status 74 and one line naming the path and the cause.
-    private func expectStorageError(
-        _ result: CLIHarness.Outcome, path: String, cause: String, sourceLocation: SourceLocation = #_sourceLocation
-    ) {
-        #expect(result.status == 74, "\(result)", sourceLocation: sourceLocation)
-        #expect(result.stdout == "", sourceLocation: sourceLocation)
-        #expect(result.stderr.split(separator: "\n").count == 1, "\(result)", sourceLocation: sourceLocation)
-        #expect(result.stderr.hasPrefix("circuitry: cannot use the database"), sourceLocation: sourceLocation)
-        #expect(result.stderr.contains(path), "\(result)", sourceLocation: sourceLocation)
-        #expect(result.stderr.contains(cause), "\(result)", sourceLocation: sourceLocation)
-    }
-
-    /// Every subcommand, as one invocation each, against `db`.
-    private func everySubcommand(db: String, marker: String) -> [[String]] {
-        [
-            ["run", "--circuit", "x", "--db", db, "--", "sh", "-c", "echo ran > '\(marker)'"],
-            ["list", "--db", db], ["show", "x", "--db", db], ["trip", "x", "--db", db], ["close", "x", "--db", db],
-            ["reset", "x", "--db", db], ["forget", "x", "--db", db], ["history", "--db", db],
-        ]
-    }
-
     @Test func fileThatIsNotADatabase() async throws {
         let cli = try CLIHarness()
         let text = "not a database, just text\n".padding(toLength: 4096, withPad: "x", startingAt: 0)
         try text.write(toFile: cli.databasePath, atomically: true, encoding: .utf8)
         for arguments in everySubcommand(db: cli.databasePath, marker: cli.path("ran")) {
-            expectStorageError(try await cli.run(arguments), path: cli.databasePath, cause: "not a database")
+            expectStorageError(try await cli.run(arguments), location: cli.databasePath, cause: "not a database")
         }
         #expect(try String(contentsOfFile: cli.databasePath, encoding: .utf8) == text, "the file is left alone")
         #expect(!FileManager.default.fileExists(atPath: cli.path("ran")), "the command is not run")
@@ -51,7 +20,7 @@ import Testing
     @Test func directory() async throws {
         let cli = try CLIHarness()
         for arguments in everySubcommand(db: cli.folder.path, marker: cli.path("ran")) {
-            expectStorageError(try await cli.run(arguments), path: cli.folder.path, cause: "is a directory")
+            expectStorageError(try await cli.run(arguments), location: cli.folder.path, cause: "is a directory")
         }
         #expect(!FileManager.default.fileExists(atPath: cli.path("ran")))
     }
@@ -76,7 +45,7 @@ import Testing
         try makeDatabase(cli.databasePath, applicationID: Self.circuitryApplicationID, userVersion: 99)
         let before = try Data(contentsOf: URL(fileURLWithPath: cli.databasePath))
         for arguments in everySubcommand(db: cli.databasePath, marker: cli.path("ran")) {
-            expectStorageError(try await cli.run(arguments), path: cli.databasePath, cause: "newer schema")
+            expectStorageError(try await cli.run(arguments), location: cli.databasePath, cause: "newer schema")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: cli.databasePath)) == before, "the file is left alone")
         #expect(!FileManager.default.fileExists(atPath: cli.path("ran")))
@@ -89,7 +58,7 @@ import Testing
         let before = try Data(contentsOf: URL(fileURLWithPath: cli.databasePath))
         for arguments in everySubcommand(db: cli.databasePath, marker: cli.path("ran")) {
             expectStorageError(
-                try await cli.run(arguments), path: cli.databasePath, cause: "not a Circuitry database")
+                try await cli.run(arguments), location: cli.databasePath, cause: "not a Circuitry database")
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: cli.databasePath)) == before, "the file is left alone")
         #expect(!FileManager.default.fileExists(atPath: cli.path("ran")))
@@ -120,7 +89,7 @@ import Testing
 
         let started = ContinuousClock.now
         let result = try await cli.run(["trip", "x"] + cli.db)
-        expectStorageError(result, path: cli.databasePath, cause: "busy")
+        expectStorageError(result, location: cli.databasePath, cause: "busy")
         #expect(ContinuousClock.now - started < .seconds(20), "the wait is bounded")
         // A read needs no lock.
         #expect(try await cli.run(["show", "x"] + cli.db).status == 0)
@@ -135,7 +104,7 @@ import Testing
         let path = try cli.copyFixture(fixture)
         let before = try Data(contentsOf: URL(fileURLWithPath: path))
         for arguments in everySubcommand(db: path, marker: cli.path("ran")) {
-            expectStorageError(try await cli.run(arguments), path: path, cause: cause)
+            expectStorageError(try await cli.run(arguments), location: path, cause: cause)
         }
         #expect(try Data(contentsOf: URL(fileURLWithPath: path)) == before, "the file is left alone")
         #expect(!FileManager.default.fileExists(atPath: cli.path("ran")))
@@ -145,7 +114,7 @@ import Testing
         let cli = try CLIHarness()
         let path = cli.path("no/such/folder/breakers.sqlite")
         for arguments in everySubcommand(db: path, marker: cli.path("ran")) {
-            expectStorageError(try await cli.run(arguments), path: path, cause: "cannot open")
+            expectStorageError(try await cli.run(arguments), location: path, cause: "cannot open")
         }
         #expect(!FileManager.default.fileExists(atPath: cli.path("no")))
         #expect(!FileManager.default.fileExists(atPath: cli.path("ran")))
@@ -154,7 +123,8 @@ import Testing
     @Test func missingFileForTheCommandsThatOnlyRead() async throws {
         let cli = try CLIHarness()
         for arguments in [["list"], ["show", "x"], ["history"]] {
-            expectStorageError(try await cli.run(arguments + cli.db), path: cli.databasePath, cause: "no database file")
+            expectStorageError(
+                try await cli.run(arguments + cli.db), location: cli.databasePath, cause: "no database file")
         }
         #expect(!FileManager.default.fileExists(atPath: cli.databasePath), "reading does not create a database")
     }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CircuitryCLITestSupport
 import Foundation
 import Testing
 

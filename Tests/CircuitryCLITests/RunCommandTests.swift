@@ -1,3 +1,4 @@
+import CircuitryCLITestSupport
 import Foundation
 import Testing
 

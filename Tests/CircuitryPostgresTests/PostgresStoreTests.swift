@@ -53,6 +53,13 @@ import Testing
             try PostgresCircuitStore.Configuration(url: "postgres://a:hunter2@b/c?nope=1")
         }
         #expect(error.map { !"\($0)".contains("hunter2") } ?? false)
+        // A URL that does not parse at all (a port that is not a number) is quoted without its password.
+        let unreadable = #expect(throws: ConfigurationError.self) {
+            try PostgresCircuitStore.Configuration(url: "postgres://a:hunter2@b:port/c")
+        }
+        #expect(
+            unreadable.map { "\($0)".contains("postgres://a:***@b:port/c") } ?? false,
+            "\(String(describing: unreadable))")
     }
 
     @Test func tablesAreReadableWithPsql() async throws {

@@ -103,6 +103,17 @@ final class TestPostgresServer: Sendable {
         server.waitUntilExit()
     }
 
+    /// Freezes (SIGSTOP) or thaws (SIGCONT) the server and every backend: a server that stops answering without
+    /// closing its connections, as a hung or partitioned host does. The kernel still accepts new TCP connections.
+    func freeze(_ frozen: Bool) {
+        guard let pid = process.withLock({ $0?.processIdentifier }) else { return }
+        let signal = frozen ? SIGSTOP : SIGCONT
+        // The postmaster first, so that it starts no backend in between.
+        kill(pid, signal)
+        let children = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        for child in children.split(separator: " ").compactMap({ pid_t($0) }) { kill(child, signal) }
+    }
+
     /// Runs SQL through `psql` and returns its unaligned output.
     @discardableResult
     func psql(_ sql: String, database: String = "postgres") throws -> String {
@@ -165,10 +176,16 @@ final class TestPostgresServer: Sendable {
     }
 
     /// A port that was free a moment ago: bound to 127.0.0.1:0 and released.
-    private static func freePort() throws -> Int {
+    static func freePort() throws -> Int {
+        let (socket, port) = try boundLoopbackSocket()
+        close(socket)
+        return port
+    }
+
+    /// A socket bound to a free port of 127.0.0.1, and that port. The caller closes it.
+    static func boundLoopbackSocket() throws -> (socket: Int32, port: Int) {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
-        defer { close(socket) }
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
@@ -179,8 +196,12 @@ final class TestPostgresServer: Sendable {
                 bind(socket, address, length) == 0 && getsockname(socket, address, &length) == 0
             }
         }
-        guard bound else { throw Failure(description: "could not find a free port: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
+        guard bound else {
+            let error = errno
+            close(socket)
+            throw Failure(description: "could not find a free port: errno \(error)")
+        }
+        return (socket, Int(UInt16(bigEndian: address.sin_port)))
     }
 
     // MARK: Cleanup

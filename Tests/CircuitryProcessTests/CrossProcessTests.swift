@@ -1,3 +1,4 @@
+import CircuitryWorkerReport
 import Foundation
 import Testing
 
@@ -341,18 +342,13 @@ struct CrossProcessTests {
     /// callback has its history row. Rows committed by the processes in `ignoring` (killed ones, set-up ones) are
     /// left out: they cannot report.
     func expectExactlyOnce(
-        history: [HistoryEntry], reports: [Report], ignoring: [String] = [],
+        history: [HistoryEntry], reports: [WorkerReport], ignoring: [String] = [],
         sourceLocation: SourceLocation = #_sourceLocation
     ) {
         let rows = history.map(\.transition).filter { row in !ignoring.contains { row.actor.hasPrefix($0) } }
-        var expected: [Report.Transition: Int] = [:]
-        for row in rows {
-            let key = Report.Transition(
-                circuit: row.circuit, from: row.from.rawValue, to: row.to.rawValue, generation: row.generation,
-                at: row.at.millisecondsSince1970, reason: row.reason, actor: row.actor)
-            expected[key, default: 0] += 1
-        }
-        var called: [Report.Transition: Int] = [:]
+        var expected: [TransitionReport: Int] = [:]
+        for row in rows { expected[TransitionReport(row), default: 0] += 1 }
+        var called: [TransitionReport: Int] = [:]
         for report in reports {
             for callback in report.callbacks {
                 #expect(callback.actor == report.actor, sourceLocation: sourceLocation)

@@ -1,3 +1,4 @@
+import CircuitryWorkerReport
 import Foundation
 import Synchronization
 import Testing
@@ -91,13 +92,13 @@ final class Lab: Sendable {
     }
 
     /// Waits for every worker (each at most `timeout`), expects each to succeed, and decodes their reports.
-    func reports(_ workers: [WorkerProcess], timeout: Duration = .seconds(30)) async throws -> [Report] {
-        var reports: [Report] = []
+    func reports(_ workers: [WorkerProcess], timeout: Duration = .seconds(30)) async throws -> [WorkerReport] {
+        var reports: [WorkerReport] = []
         for worker in workers {
             let exit = await worker.wait(timeout: timeout)
             try #require(exit.succeeded, "\(worker)")
             let line = worker.output.split(separator: "\n").last.map(String.init) ?? ""
-            reports.append(try JSONDecoder().decode(Report.self, from: Data(line.utf8)))
+            reports.append(try JSONDecoder().decode(WorkerReport.self, from: Data(line.utf8)))
         }
         return reports
     }
@@ -130,13 +131,18 @@ final class Lab: Sendable {
 
     // MARK: The worker binary
 
-    /// `circuitry-worker` from the build products folder: `$CIRCUITRY_WORKER`, else beside (or a few folders
-    /// above) the running test binary, which `swift test` builds into the same folder as every product.
+    /// `circuitry-worker` from the build products folder, or `$CIRCUITRY_WORKER`.
     static func workerBinary() throws -> URL {
-        let fileManager = FileManager.default
         if let explicit = ProcessInfo.processInfo.environment["CIRCUITRY_WORKER"] {
             return URL(fileURLWithPath: explicit)
         }
+        return try product("circuitry-worker")
+    }
+
+    /// The executable product `name` from the build products folder: beside (or a few folders above) the running
+    /// test binary, which `swift build --build-tests` builds into the same folder as every product.
+    static func product(_ name: String) throws -> URL {
+        let fileManager = FileManager.default
         var starts: [URL] = []
         if let executable = try? fileManager.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             starts.append(URL(fileURLWithPath: executable))
@@ -146,13 +152,13 @@ final class Lab: Sendable {
         for start in starts {
             var folder = start.deletingLastPathComponent()
             for _ in 0..<5 {
-                let candidate = folder.appendingPathComponent("circuitry-worker")
+                let candidate = folder.appendingPathComponent(name)
                 if fileManager.isExecutableFile(atPath: candidate.path) { return candidate }
                 folder = folder.deletingLastPathComponent()
             }
         }
         throw LabError(
-            "circuitry-worker not found beside the test binary (\(starts.map(\.path))); run `swift build` first "
-                + "or set CIRCUITRY_WORKER")
+            "\(name) not found beside the test binary (\(starts.map(\.path))); run `swift build --build-tests` "
+                + "first")
     }
 }

@@ -1,3 +1,4 @@
+import CircuitryWorkerReport
 import Foundation
 import Testing
 

@@ -22,7 +22,7 @@ struct WorkerExit: Sendable, Equatable, CustomStringConvertible {
     }
 }
 
-/// One `circuitry-worker` process started by a test, with its standard output and error in files.
+/// One process started by a test (a `circuitry-worker`, or the demo), with its standard output and error in files.
 ///
 /// `@unchecked Sendable`: `process` is configured and started in `init` and afterwards only read (its pid); the exit
 /// state and the waiters are behind a `Mutex`.
@@ -43,7 +43,8 @@ final class WorkerProcess: @unchecked Sendable, CustomStringConvertible {
         let state = Mutex(State())
     }
 
-    init(binary: URL, arguments: [String], name: String, folder: URL) throws {
+    /// Starts `binary` with `arguments`, and `environment` added to this process's environment.
+    init(binary: URL, arguments: [String], name: String, folder: URL, environment: [String: String] = [:]) throws {
         self.name = name
         outputURL = folder.appendingPathComponent("\(name).out")
         errorURL = folder.appendingPathComponent("\(name).err")
@@ -51,6 +52,7 @@ final class WorkerProcess: @unchecked Sendable, CustomStringConvertible {
         _ = FileManager.default.createFile(atPath: errorURL.path, contents: nil)
         process.executableURL = binary
         process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardInput = FileHandle.nullDevice
         process.standardOutput = try FileHandle(forWritingTo: outputURL)
         process.standardError = try FileHandle(forWritingTo: errorURL)

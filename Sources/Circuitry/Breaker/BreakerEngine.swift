@@ -1,16 +1,13 @@
 import Logging
 import Metrics
 
-/// Which circuit an operation is for, and who asked.
+/// Which circuit an operation is for, who asked, and the circuit's metrics (resolved once, when a breaker is made,
+/// not on every call). Made by ``BreakerEngine/identity(name:baseName:context:)``.
 struct CircuitIdentity: Sendable {
     let name: String
     let baseName: String
     let context: [String: String]
-
-    /// An operator action by full name (no base name, no tenant context).
-    static func named(_ name: String) -> CircuitIdentity {
-        CircuitIdentity(name: name, baseName: name, context: [:])
-    }
+    let metrics: BreakerMetrics.PerCircuit
 }
 
 /// The shared machinery behind a factory's breakers: store, rules, batched successes, callbacks, logs, metrics.
@@ -32,10 +29,19 @@ final class BreakerEngine: Sendable {
         self.metrics = BreakerMetrics(dimension: configuration.metricsDimension, factory: configuration.metricsFactory)
     }
 
+    func identity(name: String, baseName: String, context: [String: String]) -> CircuitIdentity {
+        CircuitIdentity(
+            name: name, baseName: baseName, context: context, metrics: metrics.circuit(name: name, baseName: baseName))
+    }
+
+    /// An operator action by full name (no base name, no tenant context).
+    func identity(named name: String) -> CircuitIdentity {
+        identity(name: name, baseName: name, context: [:])
+    }
+
     // MARK: Admission
 
     func acquire(_ circuit: CircuitIdentity) async throws -> CircuitPermit {
-        let counters = metrics.circuit(name: circuit.name, baseName: circuit.baseName)
         do {
             let (stored, now) = try await read(circuit.name)
             let admission: Admission
@@ -51,12 +57,12 @@ final class BreakerEngine: Sendable {
             }
             switch admission {
             case .admitted(let generation, let lease):
-                counters.admitted.increment()
+                circuit.metrics.admitted.increment()
                 return CircuitPermit(
                     circuit: circuit.name, generation: generation, lease: lease, admittedAt: admittedAt,
                     isRecorded: true)
             case .rejected(let rejection):
-                counters.rejected(rejection.reason)
+                circuit.metrics.rejected(rejection.reason)
                 throw rejection
             }
         } catch let rejection as CircuitRejected {
@@ -79,7 +85,7 @@ final class BreakerEngine: Sendable {
         _ outcome: CallOutcome, permit: CircuitPermit, duration: Duration?, circuit: CircuitIdentity
     ) async throws {
         guard permit.isRecorded, permit.circuit == circuit.name else { return }
-        metrics.circuit(name: circuit.name, baseName: circuit.baseName).outcome(outcome.kind)
+        circuit.metrics.outcome(outcome.kind)
         let report = CallReport(
             outcome: outcome.kind, admittedAt: permit.admittedAt, duration: duration, openUntil: outcome.openUntil)
         if permit.lease == nil {
@@ -160,7 +166,7 @@ final class BreakerEngine: Sendable {
             @escaping @Sendable (CircuitStateMachine, inout CircuitRecord, Timestamp, inout [CircuitTransition])
             -> Void
     ) async throws {
-        try await modify(.named(name)) { machine, record, now, transitions in
+        try await modify(identity(named: name)) { machine, record, now, transitions in
             machine.advance(&record, now: now, transitions: &transitions)
             change(machine, &record, now, &transitions)
         }
@@ -209,7 +215,7 @@ final class BreakerEngine: Sendable {
     }
 
     private func announce(_ transition: CircuitTransition, circuit: CircuitIdentity) {
-        metrics.circuit(name: circuit.name, baseName: circuit.baseName).transition(to: transition.to)
+        circuit.metrics.transition(to: transition.to)
         logger.debug(
             "circuit is now \(transition.to)",
             metadata: [

@@ -114,12 +114,13 @@ public final class BreakerFactory: Sendable {
     {
         let name = engine.configuration.naming(baseName, context)
         try CircuitName.validate(name)
-        return CircuitBreaker(name: name, baseName: baseName, context: context, engine: engine)
+        return CircuitBreaker(
+            identity: engine.identity(name: name, baseName: baseName, context: context), engine: engine)
     }
 
     /// Writes every success this process has batched, so that the stored counts are exact.
     public func flush() async throws {
-        for name in engine.batcher.names { try await engine.flush(.named(name)) }
+        for name in engine.batcher.names { try await engine.flush(engine.identity(named: name)) }
     }
 
     // MARK: Operating circuits by name

@@ -7,11 +7,14 @@ public struct TripPolicy: Sendable {
     /// A short name for logs and the transition history.
     public let name: String
     let shouldTrip: @Sendable (CircuitCounts, Int) -> Bool
+    /// Why the circuit opened, for logs and the transition history.
+    let reason: @Sendable (CircuitCounts) -> String
 
     /// Trips when `consecutiveFailures >= failureThreshold`.
-    public static let consecutiveFailures = TripPolicy(name: "consecutive failures") { counts, threshold in
-        counts.consecutiveFailures >= Int64(threshold)
-    }
+    public static let consecutiveFailures = TripPolicy(
+        name: "consecutive failures",
+        shouldTrip: { counts, threshold in counts.consecutiveFailures >= Int64(threshold) },
+        reason: { counts in "\(counts.consecutiveFailures) consecutive failures" })
 
     /// A policy of your own: `shouldTrip(counts, failureThreshold)` is asked after every recorded failure.
     ///
@@ -22,7 +25,9 @@ public struct TripPolicy: Sendable {
     public static func custom(
         _ name: String = "custom", shouldTrip: @escaping @Sendable (CircuitCounts, _ failureThreshold: Int) -> Bool
     ) -> TripPolicy {
-        TripPolicy(name: name, shouldTrip: shouldTrip)
+        TripPolicy(
+            name: name, shouldTrip: shouldTrip,
+            reason: { counts in "trip policy \"\(name)\" after \(counts.failures) of \(counts.requests) calls failed" })
     }
 }
 

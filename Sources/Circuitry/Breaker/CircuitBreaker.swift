@@ -3,15 +3,15 @@
 /// A breaker is a small value made by ``BreakerFactory/breaker(for:context:)``. No lock or transaction is held
 /// while the work runs: admission is one short store operation and recording the outcome is another.
 public struct CircuitBreaker: Sendable {
-    /// The circuit's full name.
-    public let name: String
-    /// The base name the circuit was made from (selects the per-circuit classifier).
-    public let baseName: String
-    /// The tenant context the breaker was made with (passed to the state-change callback).
-    public let context: [String: String]
+    let identity: CircuitIdentity
     let engine: BreakerEngine
 
-    var identity: CircuitIdentity { CircuitIdentity(name: name, baseName: baseName, context: context) }
+    /// The circuit's full name.
+    public var name: String { identity.name }
+    /// The base name the circuit was made from (selects the per-circuit classifier).
+    public var baseName: String { identity.baseName }
+    /// The tenant context the breaker was made with (passed to the state-change callback).
+    public var context: [String: String] { identity.context }
 
     /// Runs `work` if the circuit admits it and records its outcome; returns its value or rethrows its error as is.
     ///

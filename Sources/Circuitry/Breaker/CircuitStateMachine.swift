@@ -274,11 +274,7 @@ struct CircuitStateMachine: Sendable {
             guard outcome == .failure, settings.tripPolicy.shouldTrip(counts, settings.failureThreshold) else {
                 return nil
             }
-            if settings.tripPolicy.name == TripPolicy.consecutiveFailures.name {
-                return "\(counts.consecutiveFailures) consecutive failures"
-            }
-            return
-                "trip policy \"\(settings.tripPolicy.name)\" after \(counts.failures) of \(counts.requests) calls failed"
+            return settings.tripPolicy.reason(counts)
         }
         let calls = record.window.reduce(0) { $0 + $1.calls }
         guard calls >= Int64(policy.minimumThroughput) else { return nil }

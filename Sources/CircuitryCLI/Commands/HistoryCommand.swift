@@ -43,20 +43,21 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let factory = try store.openFactory(mustExist: true)
-            if follow { Signals.install([SIGINT, SIGTERM, SIGHUP]) }
-            let recent = limit == 0 ? [] : try await factory.history(of: name, limit: limit)
-            var lastID = printEntries(recent)
-            guard follow else { return }
-            if lastID == nil { lastID = try await factory.history(of: name, limit: 1).last?.id ?? 0 }
-            while Signals.received.load(ordering: .sequentiallyConsistent) == 0 {
-                // Pages of 100 until caught up, so that a burst is printed at once.
-                while true {
-                    let page = try await factory.history(of: name, afterID: lastID, limit: 100)
-                    lastID = printEntries(page) ?? lastID
-                    if page.count < 100 { break }
+            try await store.withFactory(mustExist: true) { factory in
+                if follow { Signals.install([SIGINT, SIGTERM, SIGHUP]) }
+                let recent = limit == 0 ? [] : try await factory.history(of: name, limit: limit)
+                var lastID = printEntries(recent)
+                guard follow else { return }
+                if lastID == nil { lastID = try await factory.history(of: name, limit: 1).last?.id ?? 0 }
+                while Signals.received.load(ordering: .sequentiallyConsistent) == 0 {
+                    // Pages of 100 until caught up, so that a burst is printed at once.
+                    while true {
+                        let page = try await factory.history(of: name, afterID: lastID, limit: 100)
+                        lastID = printEntries(page) ?? lastID
+                        if page.count < 100 { break }
+                    }
+                    try? await Task.sleep(for: Self.pollInterval)
                 }
-                try? await Task.sleep(for: Self.pollInterval)
             }
         }
     }

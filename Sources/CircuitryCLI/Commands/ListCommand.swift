@@ -16,12 +16,13 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let factory = try store.openFactory(mustExist: true)
-            let snapshots = try await factory.snapshots()
-            if json {
-                for snapshot in snapshots { Console.out(JSONLines.line(CircuitJSON(snapshot))) }
-            } else {
-                Console.out(TextFormat.table(snapshots))
+            try await store.withFactory(mustExist: true) { factory in
+                let snapshots = try await factory.snapshots()
+                if json {
+                    for snapshot in snapshots { Console.out(JSONLines.line(CircuitJSON(snapshot))) }
+                } else {
+                    Console.out(TextFormat.table(snapshots))
+                }
             }
         }
     }
@@ -53,16 +54,17 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let factory = try store.openFactory(mustExist: true)
-            guard let snapshot = try await factory.snapshot(of: name) else {
-                Console.error("no circuit named \"\(name)\" in \(try store.path)")
-                throw ExitCode(status: ExitStatus.notFound)
-            }
-            let history = historyLimit == 0 ? [] : try await factory.history(of: name, limit: historyLimit)
-            if json {
-                Console.out(JSONLines.line(CircuitJSON(snapshot, history: history)))
-            } else {
-                Console.out(TextFormat.details(snapshot, history: history))
+            try await store.withFactory(mustExist: true) { factory in
+                guard let snapshot = try await factory.snapshot(of: name) else {
+                    Console.error("no circuit named \"\(name)\" in \(try store.displayLocation)")
+                    throw ExitCode(status: ExitStatus.notFound)
+                }
+                let history = historyLimit == 0 ? [] : try await factory.history(of: name, limit: historyLimit)
+                if json {
+                    Console.out(JSONLines.line(CircuitJSON(snapshot, history: history)))
+                } else {
+                    Console.out(TextFormat.details(snapshot, history: history))
+                }
             }
         }
     }

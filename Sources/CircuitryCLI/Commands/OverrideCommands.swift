@@ -33,11 +33,12 @@ struct TripCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let factory = try circuit.store.openFactory(mustExist: false)
-            let until = duration.map { SystemClock().now() + $0.duration }
-            try await factory.forceOpen(circuit.name, until: until, reason: reason)
-            let when = until.map { "until \($0)" } ?? "until it is closed or reset"
-            Console.out("\(circuit.name): forced open \(when)")
+            try await circuit.store.withFactory(mustExist: false) { factory in
+                let until = duration.map { SystemClock().now() + $0.duration }
+                try await factory.forceOpen(circuit.name, until: until, reason: reason)
+                let when = until.map { "until \($0)" } ?? "until it is closed or reset"
+                Console.out("\(circuit.name): forced open \(when)")
+            }
         }
     }
 }
@@ -56,9 +57,10 @@ struct CloseCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let factory = try circuit.store.openFactory(mustExist: false)
-            try await factory.forceClosed(circuit.name, reason: reason)
-            Console.out("\(circuit.name): forced closed until it is reset")
+            try await circuit.store.withFactory(mustExist: false) { factory in
+                try await factory.forceClosed(circuit.name, reason: reason)
+                Console.out("\(circuit.name): forced closed until it is reset")
+            }
         }
     }
 }
@@ -74,9 +76,10 @@ struct ResetCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let factory = try circuit.store.openFactory(mustExist: false)
-            try await factory.reset(circuit.name)
-            Console.out("\(circuit.name): reset (closed, no override)")
+            try await circuit.store.withFactory(mustExist: false) { factory in
+                try await factory.reset(circuit.name)
+                Console.out("\(circuit.name): reset (closed, no override)")
+            }
         }
     }
 }
@@ -93,12 +96,13 @@ struct ForgetCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let factory = try circuit.store.openFactory(mustExist: false)
-            guard try await factory.forget(circuit.name) else {
-                Console.error("no circuit named \"\(circuit.name)\" in \(try circuit.store.path)")
-                throw ExitCode(status: ExitStatus.notFound)
+            try await circuit.store.withFactory(mustExist: false) { factory in
+                guard try await factory.forget(circuit.name) else {
+                    Console.error("no circuit named \"\(circuit.name)\" in \(try circuit.store.displayLocation)")
+                    throw ExitCode(status: ExitStatus.notFound)
+                }
+                Console.out("\(circuit.name): forgotten")
             }
-            Console.out("\(circuit.name): forgotten")
         }
     }
 }
@@ -120,10 +124,11 @@ struct PruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let factory = try store.openFactory(mustExist: true)
-            let pruned = try await factory.prune(idleFor: idle.duration)
-            for name in pruned { Console.out(name) }
-            Console.error("pruned \(pruned.count) circuit(s) idle for \(idle)")
+            try await store.withFactory(mustExist: true) { factory in
+                let pruned = try await factory.prune(idleFor: idle.duration)
+                for name in pruned { Console.out(name) }
+                Console.error("pruned \(pruned.count) circuit(s) idle for \(idle)")
+            }
         }
     }
 }

@@ -18,7 +18,9 @@ struct RunCommand: AsyncParsableCommand {
             A command killed by --timeout counts as a failure. A command that a signal sent to circuitry ends \
             (it is passed on: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) counts as neither. When the \
             circuit rejects the call, the command is not started, circuitry exits with 75 and standard error says \
-            until when, in ISO 8601. Standard input, output and error are the command's own.
+            until when, in ISO 8601. When the database cannot be used (a damaged file, a server that cannot be \
+            reached), the command is not started either, and circuitry exits with 74. Standard input, output and \
+            error are the command's own.
 
             Every process that shares a circuit should pass the same thresholds and durations.
             """
@@ -158,33 +160,35 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            let factory = try store.openFactory(mustExist: false, settings: settings)
-            let breaker = try factory.breaker(for: circuit)
-            let permit = try await breaker.acquire()
+            try await store.withFactory(mustExist: false, settings: settings) { factory in
+                let breaker = try factory.breaker(for: circuit)
+                let permit = try await breaker.acquire()
 
-            Signals.install(Signals.forwarded)
-            let pid: pid_t
-            do throws(SpawnFailure) {
-                pid = try ChildProcess.spawn(command)
-            } catch {
-                Console.error(error.description)
-                await record(.ignored, breaker: breaker, permit: permit, factory: factory)
-                throw ExitCode(status: error.shellStatus)
-            }
-            Signals.forward(to: pid)
-            let result = await ChildProcess.wait(for: pid, timeout: timeout?.duration, killAfter: killAfter.duration)
-            Signals.stopForwarding()
+                Signals.install(Signals.forwarded)
+                let pid: pid_t
+                do throws(SpawnFailure) {
+                    pid = try ChildProcess.spawn(command)
+                } catch {
+                    Console.error(error.description)
+                    await record(.ignored, breaker: breaker, permit: permit, factory: factory)
+                    throw ExitCode(status: error.shellStatus)
+                }
+                Signals.forward(to: pid)
+                let result = await ChildProcess.wait(
+                    for: pid, timeout: timeout?.duration, killAfter: killAfter.duration)
+                Signals.stopForwarding()
 
-            let interruptedBy = Signals.received.load(ordering: .sequentiallyConsistent)
-            let outcome = Self.outcome(
-                of: result, interruptedBy: interruptedBy == 0 ? nil : interruptedBy,
-                ignoredExitStatuses: Set(ignoredExitStatuses))
-            if result.timedOut {
-                Console.error("\"\(command[0])\" ran longer than \(timeout?.description ?? "?") and was killed")
+                let interruptedBy = Signals.received.load(ordering: .sequentiallyConsistent)
+                let outcome = Self.outcome(
+                    of: result, interruptedBy: interruptedBy == 0 ? nil : interruptedBy,
+                    ignoredExitStatuses: Set(ignoredExitStatuses))
+                if result.timedOut {
+                    Console.error("\"\(command[0])\" ran longer than \(timeout?.description ?? "?") and was killed")
+                }
+                await record(outcome, breaker: breaker, permit: permit, factory: factory)
+                let status = Self.exitStatus(of: result)
+                if status != 0 { throw ExitCode(status: status) }
             }
-            await record(outcome, breaker: breaker, permit: permit, factory: factory)
-            let status = Self.exitStatus(of: result)
-            if status != 0 { throw ExitCode(status: status) }
         }
     }
 

@@ -1,32 +1,57 @@
 import ArgumentParser
 import Circuitry
 import Foundation
+import Logging
 
-/// `make demo`: a multi-tenant job queue whose worker processes share their breakers through one SQLite file,
-/// run once with the shared store and once with a breaker in each process's memory, for contrast.
-@main
-struct DemoCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "circuitry-demo",
-        abstract: "A job queue with 4 worker processes whose breakers share one SQLite file.",
-        subcommands: [DemoRunCommand.self, DemoWorkerCommand.self],
-        defaultSubcommand: DemoRunCommand.self)
+/// A multi-tenant job queue whose worker processes share their breakers through `Backend`'s store, run once with
+/// the shared store and once with a breaker in each process's memory, for contrast. `make demo` runs it on SQLite.
+package struct DemoCommand<Backend: DemoBackend>: AsyncParsableCommand {
+    package static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: Backend.commandName,
+            abstract: "A job queue with 4 worker processes whose breakers share \(Backend.summary).",
+            subcommands: [DemoRunCommand<Backend>.self, DemoWorkerCommand<Backend>.self],
+            defaultSubcommand: DemoRunCommand<Backend>.self)
+    }
+
+    package init() {}
+
+    /// Parses the process's arguments and runs the demo or its worker.
+    ///
+    /// (ArgumentParser's `main()` would do, but from another module Swift picks the synchronous overload for a
+    /// generic command, which refuses asynchronous ones.)
+    package static func runFromCommandLine() async {
+        do {
+            var command = try parseAsRoot()
+            if var asynchronous = command as? any AsyncParsableCommand {
+                try await asynchronous.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
 }
 
-/// The demo itself: producer, worker processes, progress, contrast and the `sqlite3` view.
-struct DemoRunCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the demo (the default).")
+/// The demo itself: producer, worker processes, progress, contrast and the operator's view of the circuits.
+struct DemoRunCommand<Backend: DemoBackend>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(commandName: "run", abstract: "Run the demo (the default).")
+    }
 
     @Option(help: "Worker processes.") var workers: Int = 4
     @Option(help: "Failures that open a circuit.") var threshold: Int = 5
     @Option(help: "How long a circuit stays open, in milliseconds.") var openForMs: Int = 800
 
-    static let tenants = ["acme", "globex", "initech", "umbrella"]
-    static let failingTenant = "globex"
+    static var tenants: [String] { DemoTenants.all }
+    static var failingTenant: String { DemoTenants.failing }
 
     struct Outcome {
         var counts: [String: JobQueue.TenantCounts]
-        var summaries: [DemoWorkerCommand.Summary]
+        var summaries: [DemoWorkerSummary]
+        /// When the run started (ms since 1970).
+        var epoch: Int64
     }
 
     func run() async throws {
@@ -34,7 +59,12 @@ struct DemoRunCommand: AsyncParsableCommand {
             "circuitry-demo-\(ProcessInfo.processInfo.processIdentifier)")
         try? FileManager.default.removeItem(at: folder)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let breakers = folder.appendingPathComponent("breakers.sqlite").path
+        let breakers = try Backend.location(in: folder)
+        let logger = DemoOutput.logger
+        // A server may hold the circuits of an earlier run: start from closed ones.
+        try await Backend.withStore(breakers, logger: logger) { store in
+            for tenant in Self.tenants { _ = try await store.remove(DemoTenants.circuit(tenant)) }
+        }
 
         DemoOutput.say(
             """
@@ -45,10 +75,15 @@ struct DemoRunCommand: AsyncParsableCommand {
             for the circuit's retry-after time.
             Files: \(folder.path)
 
-            ── Run 1: breakers shared by every process (SQLiteCircuitStore, \(breakers))
+            ── Run 1: breakers shared by every process (\(try Backend.describe(breakers)))
             """)
         let shared = try await runQueue(folder: folder, label: "shared", breakers: breakers)
-        try summarize(shared, history: try await history(breakers))
+        let history = try await Backend.withStore(breakers, logger: logger) { store in
+            try await store.history(of: nil, afterID: 0, limit: 1000).filter {
+                $0.transition.at.millisecondsSince1970 >= shared.epoch
+            }
+        }
+        try summarize(shared, history: history)
 
         DemoOutput.say("\n── Run 2: the same jobs with a breaker in each process's memory (InMemoryCircuitStore)")
         let local = try await runQueue(folder: folder, label: "in-memory", breakers: nil)
@@ -73,7 +108,8 @@ struct DemoRunCommand: AsyncParsableCommand {
             Healthy tenants' jobs done: shared \(healthy(shared)), in-memory \(healthy(local)).
             """)
 
-        try showSQLite(breakers)
+        DemoOutput.say("\n── The circuits, as any process or operator sees them:")
+        for command in try Backend.operatorCommands(breakers) { command.show() }
         DemoOutput.say("\nNothing is left running. Remove the files with: rm -rf \(folder.path)")
     }
 
@@ -124,10 +160,10 @@ struct DemoRunCommand: AsyncParsableCommand {
         try progress(queue, epoch: epoch, breakers: breakers)
         let summaries = try (1...workers).map { index in
             try JSONDecoder().decode(
-                DemoWorkerCommand.Summary.self,
+                DemoWorkerSummary.self,
                 from: Data(contentsOf: folder.appendingPathComponent("\(label)-\(index).json")))
         }
-        return Outcome(counts: try queue.counts(), summaries: summaries)
+        return Outcome(counts: try queue.counts(), summaries: summaries, epoch: epoch)
     }
 
     private func progress(_ queue: JobQueue, epoch: Int64, breakers: String?) throws {
@@ -141,12 +177,6 @@ struct DemoRunCommand: AsyncParsableCommand {
             if count.deferred > 0 { line += " \(count.deferred)⏳" }
         }
         DemoOutput.say(line)
-    }
-
-    private func history(_ breakers: String) async throws -> [HistoryEntry] {
-        let store = try SQLiteCircuitStore(path: breakers)
-        defer { store.close() }
-        return try await store.history(of: nil, afterID: 0, limit: 1000)
     }
 
     private func summarize(_ outcome: Outcome, history: [HistoryEntry]?) throws {
@@ -172,36 +202,26 @@ struct DemoRunCommand: AsyncParsableCommand {
             }
         }
     }
-
-    /// Prints the `sqlite3` commands an operator would type, and their real output.
-    private func showSQLite(_ breakers: String) throws {
-        let queries = [
-            "select name, state, generation, failures, expires_at, updated_at from circuit_status",
-            "select at, circuit, from_state, to_state, reason, actor from transition_log",
-        ]
-        DemoOutput.say("\n── The circuits, as any process or operator sees them:")
-        for query in queries {
-            DemoOutput.say("$ sqlite3 -header -column \(breakers) '\(query)'")
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-            process.arguments = ["sqlite3", "-header", "-column", breakers, query]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            process.standardError = pipe
-            do {
-                try process.run()
-                let data = pipe.fileHandleForReading.readDataToEndOfFile()
-                process.waitUntilExit()
-                DemoOutput.say(String(decoding: data, as: UTF8.self), newline: false)
-            } catch {
-                DemoOutput.say("(sqlite3 is not installed here: apt-get install sqlite3)")
-            }
-        }
-    }
 }
 
 /// Output shared by the demo and its workers (the workers inherit the demo's standard output).
+/// The tenants of the demo's queue, and the circuit of each.
+enum DemoTenants {
+    static let all = ["acme", "globex", "initech", "umbrella"]
+    /// The tenant whose upstream fails for a while.
+    static let failing = "globex"
+
+    static func circuit(_ tenant: String) -> String { "send-email/\(tenant)" }
+}
+
 enum DemoOutput {
+    /// The library's warnings and errors, on standard error.
+    static var logger: Logger {
+        var logger = Logger(label: "circuitry-demo") { StreamLogHandler.standardError(label: $0) }
+        logger.logLevel = .warning
+        return logger
+    }
+
     static func say(_ text: String, newline: Bool = true) {
         FileHandle.standardOutput.write(Data((newline ? text + "\n" : text).utf8))
     }

@@ -11,12 +11,14 @@ struct UpstreamUnavailable: Error, CustomStringConvertible {
 
 /// One worker process of the demo: claims jobs, runs each through the tenant's breaker, re-enqueues rejected jobs
 /// with the retry-after delay, and writes a summary of the transitions it committed when the queue is drained.
-struct DemoWorkerCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "worker", abstract: "One worker process (started by the demo itself).", shouldDisplay: false)
+struct DemoWorkerCommand<Backend: DemoBackend>: AsyncParsableCommand {
+    static var configuration: CommandConfiguration {
+        CommandConfiguration(
+            commandName: "worker", abstract: "One worker process (started by the demo itself).", shouldDisplay: false)
+    }
 
     @Option var queue: String
-    @Option(help: "The breakers' SQLite file; without it, this process keeps its breakers in memory.")
+    @Option(help: "Where the shared breakers are; without it, this process keeps its breakers in memory.")
     var breakers: String?
     @Option var index: Int
     @Option var epoch: Int64
@@ -27,15 +29,17 @@ struct DemoWorkerCommand: AsyncParsableCommand {
     @Option var openForMs: Int
     @Option var report: String
 
-    struct Summary: Codable {
-        var worker: String
-        var transitions: [String]
+    func run() async throws {
+        if let breakers {
+            try await Backend.withStore(breakers, logger: DemoOutput.logger) { try await work(store: $0) }
+        } else {
+            try await work(store: InMemoryCircuitStore())
+        }
     }
 
-    func run() async throws {
+    private func work(store: any CircuitStore) async throws {
         let name = "worker-\(index) (pid \(getpid()))"
         let transitions = TransitionLog()
-        let store: any CircuitStore = try breakers.map { try SQLiteCircuitStore(path: $0) } ?? InMemoryCircuitStore()
         var configuration = BreakerFactory.Configuration(
             settings: BreakerSettings(
                 failureThreshold: threshold, closeThreshold: 1, openDuration: .milliseconds(openForMs),
@@ -48,9 +52,7 @@ struct DemoWorkerCommand: AsyncParsableCommand {
             transitions.append(line)
             DemoOutput.say(line)
         }
-        var logger = Logger(label: "circuitry-demo") { StreamLogHandler.standardError(label: $0) }
-        logger.logLevel = .warning
-        let factory = try BreakerFactory(store: store, configuration: configuration, logger: logger)
+        let factory = try BreakerFactory(store: store, configuration: configuration, logger: DemoOutput.logger)
         let jobs = try JobQueue(path: queue)
 
         let deadline = ContinuousClock.now + .seconds(45)
@@ -76,7 +78,7 @@ struct DemoWorkerCommand: AsyncParsableCommand {
             }
         }
         try await factory.flush()
-        let summary = Summary(worker: name, transitions: transitions.all)
+        let summary = DemoWorkerSummary(worker: name, transitions: transitions.all)
         try JSONEncoder().encode(summary).write(to: URL(fileURLWithPath: report))
     }
 
@@ -86,6 +88,12 @@ struct DemoWorkerCommand: AsyncParsableCommand {
         let now = Timestamp(Date()).millisecondsSince1970
         if tenant == failingTenant, (outageStart..<outageEnd).contains(now) { throw UpstreamUnavailable() }
     }
+}
+
+/// What a worker tells the demo when the queue is drained.
+struct DemoWorkerSummary: Codable {
+    var worker: String
+    var transitions: [String]
 }
 
 /// The transitions this process committed, as printed.

@@ -7,33 +7,40 @@ import Testing
     import Darwin
 #endif
 
-/// Runs the built `circuitry` binary as a subprocess against a database in a fresh temporary folder.
+/// Runs the built `circuitry` binary as a subprocess, with a fresh temporary folder for its output and files.
+///
+/// Shared by the command's own tests (on SQLite files) and the PostgreSQL store's tests (on a server's URL), which
+/// is why it is a target of its own, with `package` access.
 ///
 /// Standard output and error go to files in the folder, not pipes, so that a test never blocks on a full pipe or on
 /// a grandchild holding one open. Every wait is bounded.
-final class CLIHarness {
-    /// The temporary folder of this test; removed by ``tearDown()``.
-    let folder: URL
-    /// `<folder>/breakers.sqlite`, passed as `--db` by ``db``.
-    let databasePath: String
+package final class CLIHarness {
+    /// The temporary folder of this test; removed when the harness is released.
+    package let folder: URL
+    /// `<folder>/breakers.sqlite`: the database ``db`` names unless the harness was given another one.
+    package let databasePath: String
+    /// What ``db`` passes: ``databasePath``, or the path or URL given to `init(database:)`.
+    package let database: String
     private var launches = 0
 
-    init() throws {
+    /// A harness whose ``db`` is `database` (a path or a URL), or a SQLite file in the test's folder.
+    package init(database: String? = nil) throws {
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("circuitry-cli-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         databasePath = folder.appendingPathComponent("breakers.sqlite").path
+        self.database = database ?? databasePath
     }
 
     deinit { try? FileManager.default.removeItem(at: folder) }
 
-    /// `--db <databasePath>`.
-    var db: [String] { ["--db", databasePath] }
+    /// `--db <database>`.
+    package var db: [String] { ["--db", database] }
 
     /// A path in the test's folder.
-    func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
+    package func path(_ name: String) -> String { folder.appendingPathComponent(name).path }
 
     /// The built executable: next to the test bundle in the build products folder.
-    static let binary: URL = {
+    package static let binary: URL = {
         let fileManager = FileManager.default
         var folders: [URL] = []
         if let override = ProcessInfo.processInfo.environment["CIRCUITRY_BINARY"] {
@@ -59,22 +66,22 @@ final class CLIHarness {
     }()
 
     /// How a finished `circuitry` ended.
-    struct Outcome: CustomStringConvertible {
+    package struct Outcome: CustomStringConvertible {
         /// The exit status, or 128 + N if signal N killed it.
-        var status: Int32
-        var stdout: String
-        var stderr: String
+        package var status: Int32
+        package var stdout: String
+        package var stderr: String
 
-        var description: String {
+        package var description: String {
             "status \(status), stdout \(stdout.debugDescription), stderr \(stderr.debugDescription)"
         }
     }
 
     /// A started `circuitry` process.
-    final class Launched {
-        let process: Process
-        let stdoutPath: String
-        let stderrPath: String
+    package final class Launched {
+        package let process: Process
+        package let stdoutPath: String
+        package let stderrPath: String
 
         init(process: Process, stdoutPath: String, stderrPath: String) {
             self.process = process
@@ -82,13 +89,14 @@ final class CLIHarness {
             self.stderrPath = stderrPath
         }
 
-        var pid: pid_t { process.processIdentifier }
+        package var pid: pid_t { process.processIdentifier }
 
         /// What it has written to standard output so far.
-        var stdoutSoFar: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
+        package var stdoutSoFar: String { (try? String(contentsOfFile: stdoutPath, encoding: .utf8)) ?? "" }
 
         /// Waits for it to end, for at most `timeout`; kills it and fails the test if it does not.
-        func wait(timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation) async throws
+        package func wait(timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation)
+            async throws
             -> Outcome
         {
             let deadline = ContinuousClock.now + timeout
@@ -111,12 +119,14 @@ final class CLIHarness {
     }
 
     /// Starts `circuitry <arguments>` with `CIRCUITRY_DB` unset unless `environment` sets it.
-    func launch(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws -> Launched {
+    package func launch(_ arguments: [String], environment: [String: String] = [:], stdin: String? = nil) throws
+        -> Launched
+    {
         try launchProcess(Self.binary.path, arguments, environment: environment, stdin: stdin)
     }
 
     /// Starts `executable <arguments>` with `CIRCUITRY_DB` unset unless `environment` sets it.
-    func launchProcess(
+    package func launchProcess(
         _ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil
     ) throws -> Launched {
         launches += 1
@@ -144,7 +154,7 @@ final class CLIHarness {
     }
 
     /// Runs `circuitry <arguments>` to the end (at most `timeout`).
-    func run(
+    package func run(
         _ arguments: [String], environment: [String: String] = [:], stdin: String? = nil,
         timeout: Duration = .seconds(30), sourceLocation: SourceLocation = #_sourceLocation
     ) async throws -> Outcome {
@@ -153,7 +163,7 @@ final class CLIHarness {
     }
 
     /// Copies `Fixtures/<name>` into the test's folder and returns the copy's path.
-    func copyFixture(_ name: String) throws -> String {
+    package func copyFixture(_ name: String) throws -> String {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("Fixtures").appendingPathComponent(name)
         let destination = path(name)
@@ -162,14 +172,18 @@ final class CLIHarness {
     }
 
     /// `show NAME --json`, decoded.
-    func circuit(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String: Any] {
+    package func circuit(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String:
+        Any]
+    {
         let shown = try await run(["show", name, "--json"] + db, sourceLocation: sourceLocation)
         #expect(shown.status == 0, "\(shown)", sourceLocation: sourceLocation)
         return try jsonObject(shown.stdout)
     }
 
     /// Waits, for at most `timeout`, until `condition` holds; returns whether it did.
-    func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows -> Bool {
+    package func eventually(timeout: Duration = .seconds(10), _ condition: () async throws -> Bool) async rethrows
+        -> Bool
+    {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if try await condition() { return true }
@@ -180,15 +194,15 @@ final class CLIHarness {
 }
 
 /// Decodes one JSON object.
-func jsonObject(_ text: String) throws -> [String: Any] {
+package func jsonObject(_ text: String) throws -> [String: Any] {
     let value = try JSONSerialization.jsonObject(with: Data(text.utf8))
     return try #require(value as? [String: Any])
 }
 
 /// Decodes JSON Lines: one object per non-empty line.
-func jsonLines(_ text: String) throws -> [[String: Any]] {
+package func jsonLines(_ text: String) throws -> [[String: Any]] {
     try text.split(separator: "\n").map { try jsonObject(String($0)) }
 }
 
 /// An ISO 8601 instant in UTC with milliseconds, as `circuitry` prints them.
-var isoInstant: Regex<Substring> { #/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/# }
+package var isoInstant: Regex<Substring> { #/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/# }
