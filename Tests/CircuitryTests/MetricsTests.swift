@@ -43,6 +43,13 @@ import Testing
         #expect(try metrics.expectGauge("circuitry_state", [circuit]).lastValue == 2)
         let updates = try metrics.expectTimer("circuitry_store_operation_duration", [("operation", "update")])
         #expect(updates.values.count == 2, "one write per failure; successes were batched")
+
+        // Writing the batched successes of every tenant's circuit creates no series per circuit name.
+        try await factory.flush()
+        let circuitLabels = Set(
+            (metrics.counters.map(\.dimensions) + metrics.recorders.map(\.dimensions)).flatMap { $0 }
+                .filter { $0.0 == "circuit" }.map(\.1))
+        #expect(circuitLabels == ["email"])
     }
 
     @Test func perCircuitDimensionIsOptIn() async throws {

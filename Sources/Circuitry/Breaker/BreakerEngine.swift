@@ -1,13 +1,14 @@
 import Logging
 import Metrics
 
-/// Which circuit an operation is for, who asked, and the circuit's metrics (resolved once, when a breaker is made,
-/// not on every call). Made by ``BreakerEngine/identity(name:baseName:context:)``.
+/// Which circuit an operation is for, and who asked. Made by ``BreakerEngine/identity(name:baseName:context:)``.
 struct CircuitIdentity: Sendable {
     let name: String
     let baseName: String
     let context: [String: String]
-    let metrics: BreakerMetrics.PerCircuit
+    /// The circuit's metrics, resolved once when a breaker is made, for its calls; `nil` for an operation by name
+    /// (an override, a flush), which must not create a metrics entry per circuit name.
+    let metrics: BreakerMetrics.PerCircuit?
 }
 
 /// The shared machinery behind a factory's breakers: store, rules, batched successes, callbacks, logs, metrics.
@@ -29,14 +30,20 @@ final class BreakerEngine: Sendable {
         self.metrics = BreakerMetrics(dimension: configuration.metricsDimension, factory: configuration.metricsFactory)
     }
 
+    /// A breaker's circuit, with its metrics.
     func identity(name: String, baseName: String, context: [String: String]) -> CircuitIdentity {
         CircuitIdentity(
             name: name, baseName: baseName, context: context, metrics: metrics.circuit(name: name, baseName: baseName))
     }
 
-    /// An operator action by full name (no base name, no tenant context).
+    /// An operation by full name (no base name, no tenant context).
     func identity(named name: String) -> CircuitIdentity {
-        identity(name: name, baseName: name, context: [:])
+        CircuitIdentity(name: name, baseName: name, context: [:], metrics: nil)
+    }
+
+    /// The metrics of `circuit`: its breaker's, or (for the rare transition of an operation by name) looked up.
+    private func counters(_ circuit: CircuitIdentity) -> BreakerMetrics.PerCircuit {
+        circuit.metrics ?? metrics.circuit(name: circuit.name, baseName: circuit.baseName)
     }
 
     // MARK: Admission
@@ -57,12 +64,12 @@ final class BreakerEngine: Sendable {
             }
             switch admission {
             case .admitted(let generation, let lease):
-                circuit.metrics.admitted.increment()
+                counters(circuit).admitted.increment()
                 return CircuitPermit(
                     circuit: circuit.name, generation: generation, lease: lease, admittedAt: admittedAt,
                     isRecorded: true)
             case .rejected(let rejection):
-                circuit.metrics.rejected(rejection.reason)
+                counters(circuit).rejected(rejection.reason)
                 throw rejection
             }
         } catch let rejection as CircuitRejected {
@@ -85,7 +92,7 @@ final class BreakerEngine: Sendable {
         _ outcome: CallOutcome, permit: CircuitPermit, duration: Duration?, circuit: CircuitIdentity
     ) async throws {
         guard permit.isRecorded, permit.circuit == circuit.name else { return }
-        circuit.metrics.outcome(outcome.kind)
+        counters(circuit).outcome(outcome.kind)
         let report = CallReport(
             outcome: outcome.kind, admittedAt: permit.admittedAt, duration: duration, openUntil: outcome.openUntil)
         if permit.lease == nil {
@@ -215,7 +222,7 @@ final class BreakerEngine: Sendable {
     }
 
     private func announce(_ transition: CircuitTransition, circuit: CircuitIdentity) {
-        circuit.metrics.transition(to: transition.to)
+        counters(circuit).transition(to: transition.to)
         logger.debug(
             "circuit is now \(transition.to)",
             metadata: [
