@@ -27,7 +27,7 @@ demo:
 # A debug build: a release build of SwiftNIO takes over ten minutes on 2 cores, and the demo does not need the speed.
 # To use a server of your own: CIRCUITRY_POSTGRES_URL=postgres://… swift run circuitry-demo-postgres
 demo-postgres:
-	$(SWIFT) build --product circuitry-demo-postgres
+	$(SWIFT) build $(STRICT) --product circuitry-demo-postgres
 	scripts/with-postgres.sh "$$($(SWIFT) build --show-bin-path)/circuitry-demo-postgres"
 
 # Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
