@@ -115,10 +115,13 @@ let package = Package(
             ],
             path: "Sources/CircuitryCLI"
         ),
+        // `--db` takes a SQLite path or a `postgres://` URL, so that the cross-process tests run on both stores. A
+        // test helper, not something users build: it may build SwiftNIO.
         .executableTarget(
             name: "CircuitryWorker",
             dependencies: [
                 "Circuitry",
+                "CircuitryPostgres",
                 "CircuitrySQLite",
                 "CircuitryWorkerReport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -166,6 +169,7 @@ let package = Package(
                 "CircuitryStoreConformance",
                 "CircuitryCLI",
                 "CircuitryCLITestSupport",
+                "CircuitryPostgresTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -183,6 +187,11 @@ let package = Package(
         .target(
             name: "CircuitryCLITestSupport",
             path: "Tests/CircuitryCLITestSupport"
+        ),
+        // The throw-away PostgreSQL 15 server, shared by the two test targets that use one (not a product).
+        .target(
+            name: "CircuitryPostgresTestSupport",
+            path: "Tests/CircuitryPostgresTestSupport"
         ),
         // Real worker processes on a real database file. `swift test` builds every product first, so the
         // tests find `circuitry-worker` beside their own bundle.

@@ -62,7 +62,7 @@ struct CallsCommand: AsyncParsableCommand {
         try breaker.barrier.arriveAndWait()
         // The store is opened after the barrier, so that the start-up race test can race the opening itself.
         let failUntil = self.failUntil ?? failForMs.map { Self.wallNow() + Int64($0) }
-        let (store, factory) = try breaker.open(callbacks: callbacks)
+        let (store, factory) = try await breaker.open(callbacks: callbacks)
         let circuit = try factory.breaker(for: breaker.circuit)
         var report = WorkerReport(actor: breaker.actor, pid: getpid())
         let started = ContinuousClock.now
@@ -134,12 +134,13 @@ struct CallsCommand: AsyncParsableCommand {
         } catch {
             report.note(error)
         }
-        let waits = store.busyWaits
-        report.busyWaitMs =
-            Double(waits.total.components.attoseconds) / 1e15
-            + Double(waits.total.components.seconds) * 1000
-        report.busyWaits = waits.count
-        store.close()
+        if let waits = store.busyWaits() {
+            report.busyWaitMs =
+                Double(waits.total.components.attoseconds) / 1e15
+                + Double(waits.total.components.seconds) * 1000
+            report.busyWaits = waits.count
+        }
+        await store.close()
         report.callbacks = callbacks.all
         report.elapsedMs = milliseconds(since: started)
         try emit(report)

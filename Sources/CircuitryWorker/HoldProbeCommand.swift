@@ -17,7 +17,7 @@ struct HoldProbeCommand: AsyncParsableCommand {
     func run() async throws {
         let callbacks = CallbackLog()
         try breaker.barrier.arriveAndWait()
-        let (_, factory) = try breaker.open(callbacks: callbacks)
+        let (_, factory) = try await breaker.open(callbacks: callbacks)
         let circuit = try factory.breaker(for: breaker.circuit)
         let deadline = ContinuousClock.now + .milliseconds(withinMs)
         var attempts = 0

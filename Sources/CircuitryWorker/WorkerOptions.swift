@@ -1,5 +1,6 @@
 import ArgumentParser
 import Circuitry
+import CircuitryPostgres
 import CircuitryWorkerReport
 import Foundation
 import Logging
@@ -7,7 +8,11 @@ import Synchronization
 
 /// The options every breaker-using subcommand shares: where the store is, which circuit, and its settings.
 struct BreakerOptions: ParsableArguments {
-    @Option(help: "The SQLite database file (created if missing).")
+    @Option(
+        help: """
+            The SQLite database file (created if missing), or a PostgreSQL URL (postgres://…; its tables are \
+            created if missing).
+            """)
     var db: String
 
     @Option(help: "The circuit's name.")
@@ -49,9 +54,8 @@ struct BreakerOptions: ParsableArguments {
     }
 
     /// Opens the store and a factory whose state-change callback appends to `callbacks`.
-    func open(callbacks: CallbackLog) throws -> (SQLiteCircuitStore, BreakerFactory) {
-        let store = try SQLiteCircuitStore(
-            path: db, configuration: SQLiteCircuitStore.Configuration(busyTimeout: .milliseconds(busyMs)))
+    func open(callbacks: CallbackLog) async throws -> (WorkerStore, BreakerFactory) {
+        let store = try await WorkerStore.open(db, busy: .milliseconds(busyMs), logger: Self.logger)
         var configuration = BreakerFactory.Configuration(settings: settings)
         configuration.actor = actor
         configuration.maximumBatchedSuccesses = maxBatch
@@ -60,7 +64,7 @@ struct BreakerOptions: ParsableArguments {
         configuration.onStateChange = { change in
             callbacks.append(TransitionReport(change.transition))
         }
-        let factory = try BreakerFactory(store: store, configuration: configuration, logger: Self.logger)
+        let factory = try BreakerFactory(store: store.store, configuration: configuration, logger: Self.logger)
         return (store, factory)
     }
 
@@ -184,4 +188,41 @@ func idle(milliseconds: Int) async throws {
 func milliseconds(since start: ContinuousClock.Instant) -> Double {
     let elapsed = ContinuousClock.now - start
     return Double(elapsed.components.seconds) * 1000 + Double(elapsed.components.attoseconds) / 1e15
+}
+
+/// The store a worker opened: a SQLite file, or a PostgreSQL server whose pool runs for the life of the process.
+struct WorkerStore {
+    let store: any CircuitStore
+    /// The SQLite store's busy waits; `nil` on PostgreSQL, which has no busy handler.
+    let busyWaits: () -> (total: Duration, count: UInt64)?
+    let close: () async -> Void
+
+    /// Opens `db`: a `postgres://` or `postgresql://` URL, or else a SQLite path. On PostgreSQL the tables are
+    /// checked (and created if missing) before this returns, as SQLite's are.
+    static func open(_ db: String, busy: Duration, logger: Logger) async throws -> WorkerStore {
+        guard db.hasPrefix("postgres://") || db.hasPrefix("postgresql://") else {
+            let store = try SQLiteCircuitStore(
+                path: db, configuration: SQLiteCircuitStore.Configuration(busyTimeout: busy))
+            return WorkerStore(
+                store: store, busyWaits: { store.busyWaits }, close: { store.close() })
+        }
+        var configuration = try PostgresCircuitStore.Configuration(url: db)
+        // One call at a time per worker: two connections are plenty, and many workers share the server's limit.
+        configuration.maximumConnections = 2
+        let store = try PostgresCircuitStore(configuration: configuration, logger: logger)
+        let pool = Task { try? await store.run() }
+        do {
+            try await store.prepare()
+        } catch {
+            pool.cancel()
+            await pool.value
+            throw error
+        }
+        return WorkerStore(
+            store: store, busyWaits: { nil },
+            close: {
+                pool.cancel()
+                await pool.value
+            })
+    }
 }

@@ -1,4 +1,5 @@
 import CircuitryCLITestSupport
+import CircuitryPostgresTestSupport
 import Foundation
 import Testing
 

@@ -1,5 +1,6 @@
 import Circuitry
 import CircuitryPostgres
+import CircuitryPostgresTestSupport
 import Foundation
 import Testing
 

@@ -15,27 +15,32 @@ import Synchronization
 ///
 /// If Debian's `postgresql-15` is not installed, starting fails with a message that says so: the tests fail, they
 /// are not skipped.
-final class TestPostgresServer: Sendable {
-    static let binaries = "/usr/lib/postgresql/15/bin"
+///
+/// Its own target (with `package` access), shared by the PostgreSQL store's tests and the cross-process tests, so
+/// that both use one server per test process.
+package final class TestPostgresServer: Sendable {
+    package static let binaries = "/usr/lib/postgresql/15/bin"
 
     /// The server that most tests share, started on first use.
-    static func shared() async throws -> TestPostgresServer {
+    package static func shared() async throws -> TestPostgresServer {
         try await sharedServer.value
     }
 
     private static let sharedServer = Task { try TestPostgresServer() }
 
-    let port: Int
-    let folder: String
+    package let port: Int
+    package let folder: String
     private var dataFolder: String { folder + "/data" }
     private let process = Mutex<Process?>(nil)
 
-    struct Failure: Error, CustomStringConvertible {
-        var description: String
+    package struct Failure: Error, CustomStringConvertible {
+        package var description: String
+
+        package init(description: String) { self.description = description }
     }
 
     /// Creates the cluster with `initdb` and starts the server; returns once it accepts connections.
-    init() throws {
+    package init() throws {
         guard FileManager.default.isExecutableFile(atPath: Self.binaries + "/initdb") else {
             throw Failure(
                 description: "PostgreSQL 15 is not installed: \(Self.binaries)/initdb is missing. The PostgreSQL "
@@ -60,12 +65,12 @@ final class TestPostgresServer: Sendable {
     }
 
     /// `postgres://postgres@127.0.0.1:<port>/<database>` with extra query parameters.
-    func url(database: String = "postgres", parameters: String = "") -> String {
+    package func url(database: String = "postgres", parameters: String = "") -> String {
         "postgres://postgres@127.0.0.1:\(port)/\(database)" + (parameters.isEmpty ? "" : "?" + parameters)
     }
 
     /// Starts the server on the existing cluster and waits until it accepts connections.
-    func start() throws {
+    package func start() throws {
         let server = Process()
         let arguments = [
             "-D", dataFolder, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1",
@@ -97,7 +102,7 @@ final class TestPostgresServer: Sendable {
 
     /// Stops the server: `fast` rolls back open transactions and shuts down cleanly; `immediate` is a crash, after
     /// which the next start replays the WAL.
-    func stop(immediate: Bool = false) {
+    package func stop(immediate: Bool = false) {
         guard let server = process.withLock({ $0.take() }) else { return }
         kill(server.processIdentifier, immediate ? SIGQUIT : SIGINT)
         server.waitUntilExit()
@@ -105,7 +110,7 @@ final class TestPostgresServer: Sendable {
 
     /// Freezes (SIGSTOP) or thaws (SIGCONT) the server and every backend: a server that stops answering without
     /// closing its connections, as a hung or partitioned host does. The kernel still accepts new TCP connections.
-    func freeze(_ frozen: Bool) {
+    package func freeze(_ frozen: Bool) {
         guard let pid = process.withLock({ $0?.processIdentifier }) else { return }
         let signal = frozen ? SIGSTOP : SIGCONT
         // The postmaster first, so that it starts no backend in between.
@@ -116,7 +121,7 @@ final class TestPostgresServer: Sendable {
 
     /// Runs SQL through `psql` and returns its unaligned output.
     @discardableResult
-    func psql(_ sql: String, database: String = "postgres") throws -> String {
+    package func psql(_ sql: String, database: String = "postgres") throws -> String {
         let output = Pipe()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binaries + "/psql")
@@ -176,14 +181,14 @@ final class TestPostgresServer: Sendable {
     }
 
     /// A port that was free a moment ago: bound to 127.0.0.1:0 and released.
-    static func freePort() throws -> Int {
+    package static func freePort() throws -> Int {
         let (socket, port) = try boundLoopbackSocket()
         close(socket)
         return port
     }
 
     /// A socket bound to a free port of 127.0.0.1, and that port. The caller closes it.
-    static func boundLoopbackSocket() throws -> (socket: Int32, port: Int) {
+    package static func boundLoopbackSocket() throws -> (socket: Int32, port: Int) {
         let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard socket >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
         var address = sockaddr_in()
