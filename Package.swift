@@ -94,15 +94,6 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // A small process that the PostgreSQL tests start several of, to prove cross-process guarantees over TCP.
-        .executableTarget(
-            name: "CircuitryPostgresWorker",
-            dependencies: [
-                "Circuitry",
-                "CircuitryPostgres",
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
         // The `circuitry` command. Not a folder named `circuitry`: that is `Circuitry` on case-insensitive disks.
         .executableTarget(
             name: "CircuitryCLI",
@@ -193,11 +184,17 @@ let package = Package(
             name: "CircuitryPostgresTestSupport",
             path: "Tests/CircuitryPostgresTestSupport"
         ),
-        // Real worker processes on a real database file. `swift test` builds every product first, so the
-        // tests find `circuitry-worker` beside their own bundle.
+        // Real worker processes on a real database file, and on a real PostgreSQL server over TCP. `swift test`
+        // builds every product first, so the tests find `circuitry-worker` beside their own bundle.
         .testTarget(
             name: "CircuitryProcessTests",
-            dependencies: ["Circuitry", "CircuitryWorkerReport"]
+            dependencies: [
+                "Circuitry",
+                "CircuitryPostgres",
+                "CircuitryPostgresTestSupport",
+                "CircuitryWorkerReport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]

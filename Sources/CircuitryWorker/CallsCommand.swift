@@ -30,7 +30,10 @@ struct CallsCommand: AsyncParsableCommand {
     @Option(help: "Calls fail until this wall-clock instant (ms since 1970), then follow --outcome.")
     var failUntil: Int64?
 
-    @Option(help: "Calls fail for this many milliseconds after the start barrier, then follow --outcome.")
+    @Option(
+        help:
+            "Calls fail for this many milliseconds after the store is open (after the start barrier), then follow --outcome."
+    )
     var failForMs: Int?
 
     @Option(help: "How long each admitted call's work takes, in milliseconds.")
@@ -61,8 +64,9 @@ struct CallsCommand: AsyncParsableCommand {
         let callbacks = CallbackLog()
         try breaker.barrier.arriveAndWait()
         // The store is opened after the barrier, so that the start-up race test can race the opening itself.
-        let failUntil = self.failUntil ?? failForMs.map { Self.wallNow() + Int64($0) }
         let (store, factory) = try await breaker.open(callbacks: callbacks)
+        // Counted from the open store, not the barrier: connecting to PostgreSQL can take longer than the window.
+        let failUntil = self.failUntil ?? failForMs.map { Self.wallNow() + Int64($0) }
         let circuit = try factory.breaker(for: breaker.circuit)
         var report = WorkerReport(actor: breaker.actor, pid: getpid())
         let started = ContinuousClock.now

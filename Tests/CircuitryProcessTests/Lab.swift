@@ -1,9 +1,21 @@
+import CircuitryPostgres
+import CircuitryPostgresTestSupport
 import CircuitryWorkerReport
 import Foundation
+import Logging
 import Synchronization
 import Testing
 
 @testable import Circuitry
+
+/// Where a lab's workers keep their breakers: a SQLite file in the lab's folder, or a fresh schema on the test
+/// PostgreSQL server, which the workers reach over TCP.
+enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
+    case sqlite = "SQLite"
+    case postgres = "PostgreSQL"
+
+    var description: String { rawValue }
+}
 
 /// Workers waiting at a start barrier.
 struct WorkerGroup: Sendable {
@@ -20,18 +32,62 @@ struct WorkerGroup: Sendable {
 
 /// One test's temporary folder, database and worker processes. `tearDown()` kills what still runs and removes
 /// the folder.
+///
+/// The database is a SQLite file in the folder, or (``StoreKind/postgres``) a schema of its own on the shared test
+/// server; workers name it with ``dbArgument`` either way.
 final class Lab: Sendable {
+    let kind: StoreKind
     let folder: URL
+    /// The SQLite file of a SQLite lab (for SQLite-only checks); unused by a PostgreSQL lab.
     let database: String
+    /// What `--db` names: the SQLite file, or the server's URL with this lab's schema.
+    let dbArgument: String
+    let server: TestPostgresServer?
     let binary: URL
     private let workers = Mutex<[WorkerProcess]>([])
     private let rounds = Mutex(0)
 
-    init() throws {
+    /// A lab on a SQLite file.
+    convenience init() throws {
+        try self.init(kind: .sqlite, server: nil)
+    }
+
+    /// A lab on `kind`: on PostgreSQL, in a fresh schema of the shared test server (started on first use).
+    static func open(_ kind: StoreKind) async throws -> Lab {
+        switch kind {
+        case .sqlite: try Lab()
+        case .postgres: try Lab(kind: .postgres, server: try await TestPostgresServer.shared())
+        }
+    }
+
+    private init(kind: StoreKind, server: TestPostgresServer?) throws {
+        self.kind = kind
+        self.server = server
         binary = try Self.workerBinary()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("circuitry-procs-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         database = folder.appendingPathComponent("breakers.sqlite").path
+        dbArgument = server.map { Self.url(on: $0, schema: Self.freshSchema()) } ?? database
+    }
+
+    /// A database nobody opened yet, as `--db` names it: `<folder>/<name>.sqlite`, or a fresh schema on the server.
+    func newDatabase(_ name: String) -> String {
+        guard let server else { return folder.appendingPathComponent("\(name).sqlite").path }
+        return Self.url(on: server, schema: Self.freshSchema())
+    }
+
+    /// The schema of a `--db` URL.
+    static func schema(of url: String) -> String? {
+        URLComponents(string: url)?.queryItems?.first { $0.name == "schema" }?.value
+    }
+
+    private static func url(on server: TestPostgresServer, schema: String) -> String {
+        server.url(parameters: "schema=\(schema)")
+    }
+
+    /// A schema name no other test uses.
+    private static func freshSchema() -> String {
+        "p_" + UUID().uuidString.lowercased().replacingOccurrences(of: "-", with: "").prefix(16)
     }
 
     func tearDown() {
@@ -105,22 +161,36 @@ final class Lab: Sendable {
 
     // MARK: Reading the database
 
-    /// Opens the shared database the way a process of the application would.
-    func store() throws -> SQLiteCircuitStore { try SQLiteCircuitStore(path: database) }
+    /// Opens the shared database (or `db`, as `--db` names it) the way a process of the application would, and
+    /// hands the store to `body`; a PostgreSQL store's pool stops when `body` returns.
+    func withStore<T: Sendable>(_ db: String? = nil, _ body: (any CircuitStore) async throws -> T) async throws -> T {
+        let db = db ?? dbArgument
+        switch kind {
+        case .sqlite:
+            let store = try SQLiteCircuitStore(path: db)
+            defer { store.close() }
+            return try await body(store)
+        case .postgres:
+            var configuration = try PostgresCircuitStore.Configuration(url: db)
+            configuration.maximumConnections = 1
+            return try await PostgresCircuitStore.withStore(configuration: configuration, logger: Self.quiet) {
+                try await body($0)
+            }
+        }
+    }
 
     /// The stored record of `circuit`.
-    func record(_ circuit: String) async throws -> CircuitRecord {
-        let store = try store()
-        defer { store.close() }
-        return try #require(try await store.list().records.first { $0.name == circuit }, "no record of \(circuit)")
+    func record(_ circuit: String, in db: String? = nil) async throws -> CircuitRecord {
+        let records = try await withStore(db) { try await $0.list().records }
+        return try #require(records.first { $0.name == circuit }, "no record of \(circuit)")
     }
 
     /// The whole history of `circuit`, oldest first.
     func history(_ circuit: String) async throws -> [HistoryEntry] {
-        let store = try store()
-        defer { store.close() }
-        return try await store.history(of: circuit, afterID: 0, limit: 10_000)
+        try await withStore { try await $0.history(of: circuit, afterID: 0, limit: 10_000) }
     }
+
+    private static let quiet = Logger(label: "circuitry.process-tests", factory: { _ in SwiftLogNoOpLogHandler() })
 
     /// Runs a one-value query on a plain connection (no schema checks), e.g. `PRAGMA integrity_check`.
     func scalar(_ sql: String, path: String? = nil) throws -> String? {

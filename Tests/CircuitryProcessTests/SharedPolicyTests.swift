@@ -6,7 +6,8 @@ import Testing
 
 extension CrossProcessTests {
     /// The policies of issue 6 that live in the circuit record (the rate window, the open-duration backoff's attempt
-    /// count) are shared by every process: proved by 2 and 4 `circuitry-worker` processes on one database file.
+    /// count) are shared by every process: proved by 2 and 4 `circuitry-worker` processes on one database file, and on
+    /// one schema of the test PostgreSQL server.
     ///
     /// Nested in ``CrossProcessTests`` so that its `.serialized` covers these tests too: they never run beside the
     /// other cross-process tests, whose stall and timing bounds must not share the two cores with them. The backoff
@@ -14,6 +15,7 @@ extension CrossProcessTests {
     @Suite(.serialized)
     struct SharedPolicyTests {
         static let processCounts = [2, 4]
+        static let stores = StoreKind.allCases
 
         // MARK: Rate window
 
@@ -21,9 +23,9 @@ extension CrossProcessTests {
         /// kept per process would never trip.
         @Test(
             "the failure-rate window counts every process's calls and trips when they reach it together",
-            arguments: processCounts)
-        func rateWindowShared(processes: Int) async throws {
-            let lab = try Lab()
+            arguments: stores, processCounts)
+        func rateWindowShared(store: StoreKind, processes: Int) async throws {
+            let lab = try await Lab.open(store)
             defer { lab.tearDown() }
             let minimum = 40
             // Two rounds of `minimum / 2` calls in all; each process makes `minimum / processes` < `minimum` calls.
@@ -32,7 +34,7 @@ extension CrossProcessTests {
             // F S F S …: every process's recorded calls are at least half failures at every instant, so the window's
             // rate is always at least the threshold and only the minimum throughput holds the trip back.
             let common = [
-                "calls", "--db", lab.database, "--circuit", "rate", "--outcome", "FS", "--calls", "\(perRound)",
+                "calls", "--db", lab.dbArgument, "--circuit", "rate", "--outcome", "FS", "--calls", "\(perRound)",
                 "--rate-window-ms", "60000", "--minimum-throughput", "\(minimum)", "--failure-rate", "0.5",
                 "--threshold", "1000000",
             ]
@@ -77,7 +79,7 @@ extension CrossProcessTests {
             #expect(record.window.isEmpty, "a new generation starts with an empty window")
             CrossProcessTests().expectExactlyOnce(history: history, reports: reports)
             print(
-                "rate window, \(processes) processes × \(2 * perRound) calls (minimum \(minimum)): window "
+                "rate window, \(store), \(processes) processes × \(2 * perRound) calls (minimum \(minimum)): window "
                     + "\(halfway.window.map(\.calls).reduce(0, +)) calls after round 1, tripped by \(trip.actor): "
                     + trip.reason)
         }
@@ -89,9 +91,9 @@ extension CrossProcessTests {
         /// open for the base period every time.
         @Test(
             "open periods grow 1×, 2×, 4× … up to the maximum whichever process opens, and restart after a close",
-            arguments: processCounts)
-        func backoffShared(processes: Int) async throws {
-            let lab = try Lab()
+            arguments: stores, processCounts)
+        func backoffShared(store: StoreKind, processes: Int) async throws {
+            let lab = try await Lab.open(store)
             defer { lab.tearDown() }
             let base = 150
             let maximum = 600
@@ -99,7 +101,7 @@ extension CrossProcessTests {
             let tolerance: Int64 = 250
             func expected(_ attempt: Int) -> Int64 { Int64(min(base << (attempt - 1), maximum)) }
             let settings = [
-                "--db", lab.database, "--circuit", "backoff", "--threshold", "1", "--open-for-ms", "\(base)",
+                "--db", lab.dbArgument, "--circuit", "backoff", "--threshold", "1", "--open-for-ms", "\(base)",
                 "--backoff-factor", "2", "--backoff-max-ms", "\(maximum)", "--backoff-jitter", "0",
                 "--probe-timeout-ms", "5000",
             ]
@@ -189,7 +191,7 @@ extension CrossProcessTests {
             #expect(told.allSatisfy { expiries.contains($0) }, "\(Set(told).subtracting(expiries).sorted())")
             CrossProcessTests().expectExactlyOnce(history: entries, reports: reports, ignoring: ["tripper pid"])
             print(
-                "backoff, \(processes) processes, base \(base) ms ×2 up to \(maximum) ms: open for \(gaps[0]) ms, "
+                "backoff, \(store), \(processes) processes, base \(base) ms ×2 up to \(maximum) ms: open for \(gaps[0]) ms, "
                     + "then after the close \(gaps[1]) ms + \(expected(processes + 1)) in force; opened by "
                     + "\(history.filter { $0.to == .open }.map { $0.actor.components(separatedBy: " ").first ?? "" })")
         }
