@@ -16,22 +16,16 @@ package struct DemoCommand<Backend: DemoBackend>: AsyncParsableCommand {
 
     package init() {}
 
-    /// Parses the process's arguments and runs the demo or its worker.
-    ///
-    /// (ArgumentParser's `main()` would do, but from another module Swift picks the synchronous overload for a
-    /// generic command, which refuses asynchronous ones.)
+    /// Parses the process's arguments and runs the demo or its worker: ArgumentParser's asynchronous `main()`.
     package static func runFromCommandLine() async {
-        do {
-            var command = try parseAsRoot()
-            if var asynchronous = command as? any AsyncParsableCommand {
-                try await asynchronous.run()
-            } else {
-                try command.run()
-            }
-        } catch {
-            exit(withError: error)
-        }
+        await mainOfAsynchronous(Self.self)
     }
+}
+
+/// `Command.main()`, named through a generic parameter: on the concrete generic type `DemoCommand<Backend>` Swift
+/// picks ParsableCommand's synchronous overload, which refuses asynchronous commands.
+private func mainOfAsynchronous<Command: AsyncParsableCommand>(_: Command.Type) async {
+    await Command.main()
 }
 
 /// The demo itself: producer, worker processes, progress, contrast and the operator's view of the circuits.
