@@ -75,6 +75,14 @@ extension PostgresCircuitStore {
             self.applicationName = "circuitry"
         }
 
+        /// Whether `text` is meant as a connection URL: it starts with `postgres://` or `postgresql://`, in any case.
+        /// Tools that take a SQLite path or a URL in one argument decide with this; ``init(url:)`` then says what is
+        /// wrong with a URL that does not parse.
+        public static func isURL(_ text: String) -> Bool {
+            let lowered = text.prefix(13).lowercased()
+            return lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://")
+        }
+
         /// Reads a connection URL: `postgres://user[:password]@host[:port][/database][?parameters]`.
         ///
         /// The scheme may also be `postgresql`. User, password and database are percent-decoded. Parameters:

@@ -200,7 +200,7 @@ struct WorkerStore {
     /// Opens `db`: a `postgres://` or `postgresql://` URL, or else a SQLite path. On PostgreSQL the tables are
     /// checked (and created if missing) before this returns, as SQLite's are.
     static func open(_ db: String, busy: Duration, logger: Logger) async throws -> WorkerStore {
-        guard db.hasPrefix("postgres://") || db.hasPrefix("postgresql://") else {
+        guard PostgresCircuitStore.Configuration.isURL(db) else {
             let store = try SQLiteCircuitStore(
                 path: db, configuration: SQLiteCircuitStore.Configuration(busyTimeout: busy))
             return WorkerStore(

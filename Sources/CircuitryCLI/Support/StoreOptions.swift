@@ -66,8 +66,7 @@ struct StoreOptions: ParsableArguments {
     /// A malformed URL is a usage error that names `source` (`--db` or `CIRCUITRY_DB`); its message never contains
     /// the password.
     static func location(of path: String, from source: String = "--db") throws(ValidationError) -> Location {
-        let lowered = path.lowercased()
-        guard lowered.hasPrefix("postgres://") || lowered.hasPrefix("postgresql://") else {
+        guard PostgresCircuitStore.Configuration.isURL(path) else {
             return .sqlite(path: path)
         }
         do {
