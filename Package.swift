@@ -20,6 +20,15 @@ let package = Package(
         // `make bench-postgres`: Circuitry on PostgreSQL against its own floors, beside SQLite. Its own executable,
         // so that `make bench` does not compile SwiftNIO.
         .executable(name: "circuitry-bench-postgres", targets: ["CircuitryPostgresBenchmark"]),
+        // The DynamoDB store, behind the `DynamoDB` trait: without it, nothing of it (nor async-http-client) is built.
+        .library(name: "CircuitryDynamoDB", targets: ["CircuitryDynamoDB"]),
+        // `make bench-dynamodb`: the DynamoDB store against a local emulator, in requests per call beside timings.
+        .executable(name: "circuitry-bench-dynamodb", targets: ["CircuitryDynamoDBBenchmark"]),
+    ],
+    traits: [
+        // The DynamoDB store and what it needs (async-http-client, swift-crypto): `--traits DynamoDB`, or
+        // `traits: ["DynamoDB"]` on the dependency.
+        .trait(name: "DynamoDB")
     ],
     dependencies: [
         // Logging API the caller wires up; the library never bootstraps it.
@@ -32,6 +41,11 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         // Command-line parsing for the executables only; the library does not depend on it.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        // The DynamoDB store's HTTP client and SigV4's HMAC-SHA256, used only with the `DynamoDB` trait.
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        // ByteBuffer, deadlines and HTTP types that async-http-client's API is made of (DynamoDB trait only).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
     ],
     targets: [
         // Our own namespaced module over the system's libsqlite3 (never re-exported).
@@ -91,6 +105,31 @@ let package = Package(
                 "Circuitry",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The DynamoDB store and its small AWS client (SigV4, the JSON protocol, retries, credentials). Every file is
+        // inside `#if DynamoDB`, and its dependencies are conditional on the trait.
+        .target(
+            name: "CircuitryDynamoDB",
+            dependencies: [
+                "Circuitry",
+                .product(name: "AsyncHTTPClient", package: "async-http-client", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "Crypto", package: "swift-crypto", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "NIOHTTP1", package: "swift-nio", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The DynamoDB benchmark: requests per call and timings against a local emulator (moto_server).
+        .executableTarget(
+            name: "CircuitryDynamoDBBenchmark",
+            dependencies: [
+                "Circuitry",
+                "CircuitryBenchmarkSupport",
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
+                .target(name: "CircuitryDynamoDBTestSupport", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -183,6 +222,23 @@ let package = Package(
         .target(
             name: "CircuitryPostgresTestSupport",
             path: "Tests/CircuitryPostgresTestSupport"
+        ),
+        // The DynamoDB store against a real DynamoDB-compatible server (moto_server), and its signer against AWS's
+        // published SigV4 test vectors.
+        .testTarget(
+            name: "CircuitryDynamoDBTests",
+            dependencies: [
+                "Circuitry",
+                "CircuitryStoreConformance",
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
+                .target(name: "CircuitryDynamoDBTestSupport", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The throw-away moto_server (a DynamoDB emulator from PyPI) on a free loopback port (not a product).
+        .target(
+            name: "CircuitryDynamoDBTestSupport",
+            path: "Tests/CircuitryDynamoDBTestSupport"
         ),
         // Real worker processes on a real database file, and on a real PostgreSQL server over TCP. `swift test`
         // builds every product first, so the tests find `circuitry-worker` beside their own bundle.
