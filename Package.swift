@@ -154,6 +154,7 @@ let package = Package(
                 "CircuitryPostgres",
                 "CircuitrySQLite",
                 "CircuitryWorkerReport",
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -249,6 +250,8 @@ let package = Package(
                 "CircuitryPostgres",
                 "CircuitryPostgresTestSupport",
                 "CircuitryWorkerReport",
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
+                .target(name: "CircuitryDynamoDBTestSupport", condition: .when(traits: ["DynamoDB"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -74,8 +74,9 @@
             ///
             /// Parameters: `region` (default `AWS_REGION`, else `AWS_DEFAULT_REGION` from `environment`),
             /// `endpoint` (a URL, percent-encoded or not), `profile` (a profile of the shared credentials file),
-            /// `create_table` (`true` or `false`) and `operation_timeout_ms`. Anything else is refused, so that a
-            /// misspelt parameter is not silently ignored. Credentials never go in the URL.
+            /// `create_table` (`true` or `false`), `operation_timeout_ms` and `clock_skew_ms` (``clockSkewTolerance``;
+            /// 0 when every process runs on one host). Anything else is refused, so that a misspelt parameter is not
+            /// silently ignored. Credentials never go in the URL.
             public init(url: String, environment: [String: String] = ProcessInfo.processInfo.environment)
                 throws(ConfigurationError)
             {
@@ -96,6 +97,7 @@
                 var credentials = AWSCredentials.Source.standard
                 var createTable = false
                 var timeout: Duration?
+                var skew: Duration?
                 for item in components.queryItems ?? [] {
                     let value = item.value ?? ""
                     switch item.name {
@@ -119,6 +121,12 @@
                                 "operation_timeout_ms", value, expected: "a number of milliseconds")
                         }
                         timeout = .milliseconds(milliseconds)
+                    case "clock_skew_ms":
+                        guard let milliseconds = Int(value), milliseconds >= 0 else {
+                            throw ConfigurationError.invalid(
+                                "clock_skew_ms", value, expected: "a number of milliseconds")
+                        }
+                        skew = .milliseconds(milliseconds)
                     default:
                         throw ConfigurationError(
                             setting: "url", message: "unknown DynamoDB parameter \(item.name.debugDescription)")
@@ -132,6 +140,7 @@
                 self.credentials = credentials
                 self.createTableIfMissing = createTable
                 if let timeout { self.operationTimeout = timeout }
+                if let skew { self.clockSkewTolerance = skew }
                 try validate()
             }
 
@@ -164,7 +173,8 @@
                     ("a"..."z").contains(c) || ("0"..."9").contains(c) || c == "-"
                 }
                 guard !region.isEmpty, region.unicodeScalars.allSatisfy(regionCharacters) else {
-                    throw ConfigurationError.invalid("region", region.debugDescription, expected: "a name like eu-west-1")
+                    throw ConfigurationError.invalid(
+                        "region", region.debugDescription, expected: "a name like eu-west-1")
                 }
                 if let endpoint {
                     guard let scheme = endpoint.scheme?.lowercased(), scheme == "http" || scheme == "https",

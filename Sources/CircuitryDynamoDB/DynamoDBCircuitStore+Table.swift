@@ -128,7 +128,9 @@
             }
             logger.info(
                 "prepared the DynamoDB table for Circuitry",
-                metadata: ["circuitry.store": "\(location)", "circuitry.schema.version": "\(DynamoDBItems.schemaVersion)"])
+                metadata: [
+                    "circuitry.store": "\(location)", "circuitry.schema.version": "\(DynamoDBItems.schemaVersion)",
+                ])
         }
 
         private func checkMetaAgain(deadline: ContinuousClock.Instant) async throws(CircuitStoreError) {

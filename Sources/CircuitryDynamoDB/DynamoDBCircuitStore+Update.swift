@@ -43,12 +43,14 @@
                     written = new
                 }
                 let token = UUID().uuidString
-                let outcome =
-                    result.transitions.isEmpty
-                    ? try await put(written!, over: stored, token: token, deadline: deadline)
-                    : try await commit(
+                let outcome: Outcome
+                if let written, result.transitions.isEmpty {
+                    outcome = try await put(written, over: stored, token: token, deadline: deadline)
+                } else {
+                    outcome = try await commit(
                         written, over: stored, name: name, transitions: result.transitions, token: token,
                         deadline: deadline)
+                }
                 switch outcome {
                 case .committed:
                     for circuit in Set(result.transitions.map(\.circuit)) {
@@ -63,7 +65,7 @@
                     guard conflicts <= configuration.maximumConflictRetries, ContinuousClock.now + pause < deadline
                     else {
                         // The last write may still be the one that landed.
-                        if let stored = try? await getRecord(name, deadline: deadline), stored?.writeID == token {
+                        if let stored = try? await getRecord(name, deadline: deadline), stored.writeID == token {
                             return result.value
                         }
                         throw CircuitStoreError(
@@ -98,7 +100,8 @@
 
         /// A record without transitions: one conditional `PutItem`.
         private func put(
-            _ record: CircuitRecord, over stored: DynamoDBItems.Stored?, token: String, deadline: ContinuousClock.Instant
+            _ record: CircuitRecord, over stored: DynamoDBItems.Stored?, token: String,
+            deadline: ContinuousClock.Instant
         ) async throws(CircuitStoreError) -> Outcome {
             var input = unchanged(stored)
             input["TableName"] = .string(configuration.table)
@@ -216,7 +219,9 @@
                     let page = try await request("Query", input, deadline: deadline)
                     for item in page["Items"]?.array ?? [] {
                         seen += 1
-                        if seen > configuration.historyLimit, let id = Attribute.integer(item["sk"]) { excess.append(id) }
+                        if seen > configuration.historyLimit, let id = Attribute.integer(item["sk"]) {
+                            excess.append(id)
+                        }
                     }
                     guard let next = page["LastEvaluatedKey"] else { break }
                     input["ExclusiveStartKey"] = next

@@ -81,7 +81,8 @@
 
         /// Creates a store from a URL such as `dynamodb://circuits?region=eu-west-1` (see
         /// ``Configuration/init(url:environment:)``).
-        public convenience init(url: String, clock: any WallClock = SystemClock(), logger: Logger) throws(ConfigurationError)
+        public convenience init(url: String, clock: any WallClock = SystemClock(), logger: Logger)
+            throws(ConfigurationError)
         {
             try self.init(configuration: Configuration(url: url), clock: clock, logger: logger)
         }

@@ -80,7 +80,8 @@
                 successes: try int("successes"), failures: try int("failures"),
                 consecutiveSuccesses: try int("consecutive_successes"),
                 consecutiveFailures: try int("consecutive_failures"), expiresAt: try optionalInt("expires_at"),
-                probes: text("probes") ?? "", override: text("override"), overrideUntil: try optionalInt("override_until"),
+                probes: text("probes") ?? "", override: text("override"),
+                overrideUntil: try optionalInt("override_until"),
                 overrideReason: text("override_reason"), openAttempts: try int("open_attempts"),
                 window: text("window") ?? "", updatedAt: try int("updated_at"))
             do {

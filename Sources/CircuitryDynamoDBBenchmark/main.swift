@@ -64,7 +64,8 @@
         }
 
         func run() async throws {
-            let folder = FileManager.default.temporaryDirectory.appendingPathComponent("circuitry-bench-dynamodb-\(getpid())")
+            let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
+                "circuitry-bench-dynamodb-\(getpid())")
             try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
             defer { try? FileManager.default.removeItem(at: folder) }
             let loadAtStart = loadAverage()

@@ -6,12 +6,16 @@ import Foundation
 import Logging
 import Synchronization
 
+#if DynamoDB
+    import CircuitryDynamoDB
+#endif
+
 /// The options every breaker-using subcommand shares: where the store is, which circuit, and its settings.
 struct BreakerOptions: ParsableArguments {
     @Option(
         help: """
-            The SQLite database file (created if missing), or a PostgreSQL URL (postgres://…; its tables are \
-            created if missing).
+            The SQLite database file (created if missing), a PostgreSQL URL (postgres://…; its tables are \
+            created if missing), or, built with the DynamoDB trait, dynamodb://TABLE?region=…&endpoint=….
             """)
     var db: String
 
@@ -200,6 +204,14 @@ struct WorkerStore {
     /// Opens `db`: a `postgres://` or `postgresql://` URL, or else a SQLite path. On PostgreSQL the tables are
     /// checked (and created if missing) before this returns, as SQLite's are.
     static func open(_ db: String, busy: Duration, logger: Logger) async throws -> WorkerStore {
+        #if DynamoDB
+            if DynamoDBCircuitStore.Configuration.isURL(db) {
+                // The table is checked (and created if the URL says so) before the first call.
+                let store = try DynamoDBCircuitStore(url: db, logger: logger)
+                try await store.prepare()
+                return WorkerStore(store: store, busyWaits: { nil }, close: {})
+            }
+        #endif
         guard PostgresCircuitStore.Configuration.isURL(db) else {
             let store = try SQLiteCircuitStore(
                 path: db, configuration: SQLiteCircuitStore.Configuration(busyTimeout: busy))

@@ -57,11 +57,6 @@
             "dynamodb://\(table)?region=us-east-1&endpoint=\(endpoint)&create_table=true"
         }
 
-        /// Environment variables with the test credentials moto accepts (any), for worker processes.
-        package static let credentialsEnvironment = [
-            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing",
-        ]
-
         /// A table name no other test uses.
         package static func freshTable(_ prefix: String = "t") -> String {
             "\(prefix)-" + UUID().uuidString.lowercased().prefix(18)

@@ -8,11 +8,20 @@ import Testing
 
 @testable import Circuitry
 
+#if DynamoDB
+    import CircuitryDynamoDB
+    import CircuitryDynamoDBTestSupport
+#endif
+
 /// Where a lab's workers keep their breakers: a SQLite file in the lab's folder, or a fresh schema on the test
 /// PostgreSQL server, which the workers reach over TCP.
 enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
     case sqlite = "SQLite"
     case postgres = "PostgreSQL"
+    #if DynamoDB
+        /// A fresh table on the shared moto server, which the workers reach over HTTP.
+        case dynamodb = "DynamoDB"
+    #endif
 
     var description: String { rawValue }
 }
@@ -57,21 +66,43 @@ final class Lab: Sendable {
         switch kind {
         case .sqlite: try Lab()
         case .postgres: try Lab(kind: .postgres, server: try await TestPostgresServer.shared())
+        #if DynamoDB
+            case .dynamodb:
+                try Lab(kind: .dynamodb, server: nil, moto: try await TestMotoServer.shared().endpoint)
+        #endif
         }
     }
 
-    private init(kind: StoreKind, server: TestPostgresServer?) throws {
+    /// The moto server's endpoint, in a DynamoDB lab.
+    let moto: String?
+
+    private init(kind: StoreKind, server: TestPostgresServer?, moto: String? = nil) throws {
         self.kind = kind
         self.server = server
+        self.moto = moto
         binary = try Self.workerBinary()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("circuitry-procs-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         database = folder.appendingPathComponent("breakers.sqlite").path
-        dbArgument = server.map { Self.url(on: $0, schema: Self.freshSchema()) } ?? database
+        dbArgument = moto.map(Self.dynamoURL) ?? server.map { Self.url(on: $0, schema: Self.freshSchema()) } ?? database
+    }
+
+    /// `dynamodb://<fresh table>?region=us-east-1&endpoint=<moto>&create_table=true`.
+    private static func dynamoURL(_ endpoint: String) -> String {
+        let table = "p-" + UUID().uuidString.lowercased().prefix(18)
+        return "dynamodb://\(table)?region=us-east-1&endpoint=\(endpoint)&create_table=true&operation_timeout_ms=10000"
+            // Every worker runs on this host: one clock, no skew to allow for.
+            + "&clock_skew_ms=0"
+    }
+
+    /// What workers need in their environment: credentials for the moto server (which accepts any).
+    private var workerEnvironment: [String: String] {
+        moto == nil ? [:] : ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"]
     }
 
     /// A database nobody opened yet, as `--db` names it: `<folder>/<name>.sqlite`, or a fresh schema on the server.
     func newDatabase(_ name: String) -> String {
+        if let moto { return Self.dynamoURL(moto) }
         guard let server else { return folder.appendingPathComponent("\(name).sqlite").path }
         return Self.url(on: server, schema: Self.freshSchema())
     }
@@ -102,7 +133,8 @@ final class Lab: Sendable {
     /// Starts one worker process without a barrier; it is named `name` in the history (`--name`).
     func start(_ name: String, _ arguments: [String]) throws -> WorkerProcess {
         let worker = try WorkerProcess(
-            binary: binary, arguments: arguments + ["--name", name], name: name, folder: folder)
+            binary: binary, arguments: arguments + ["--name", name], name: name, folder: folder,
+            environment: workerEnvironment)
         workers.withLock { $0.append(worker) }
         return worker
     }
@@ -176,6 +208,13 @@ final class Lab: Sendable {
             return try await PostgresCircuitStore.withStore(configuration: configuration, logger: Self.quiet) {
                 try await body($0)
             }
+        #if DynamoDB
+            case .dynamodb:
+                var configuration = try DynamoDBCircuitStore.Configuration(url: db)
+                configuration.credentials = .fixed(AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"))
+                let store = try DynamoDBCircuitStore(configuration: configuration, logger: Self.quiet)
+                return try await body(store)
+        #endif
         }
     }
 

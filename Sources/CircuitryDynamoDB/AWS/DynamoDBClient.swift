@@ -35,9 +35,7 @@
         private let host: String
         private let logger: Logger
 
-        init(endpoint: URL, region: String, credentials: AWSCredentials, retry: RetryPolicy, connectTimeout: Duration,
-            logger: Logger)
-        {
+        init(endpoint: URL, region: String, credentials: AWSCredentials, retry: RetryPolicy, logger: Logger) {
             self.endpoint = endpoint
             self.signer = SignatureV4(region: region, service: "dynamodb")
             self.credentials = credentials
@@ -47,26 +45,15 @@
             if host.contains(":") { host = "[\(host)]" }  // an IPv6 literal
             if let port = endpoint.port { host += ":\(port)" }
             self.host = host
-            var configuration = HTTPClient.Configuration()
-            configuration.timeout.connect = .milliseconds(connectTimeout.milliseconds)
-            // A request never outlives its deadline; idle connections are closed before a server or load balancer
-            // drops them (DynamoDB closes idle connections after about a minute).
-            configuration.connectionPool = .init(idleTimeout: .seconds(30))
-            configuration.redirectConfiguration = .disallow
-            configuration.decompression = .disabled
-            self.http = HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
-        }
-
-        /// Closes the connections. The client takes no requests afterwards.
-        func shutdown() async {
-            try? await http.shutdown()
+            self.http = sharedHTTPClient
         }
 
         /// Runs `operation` with `input`, retrying what may be retried, and returns the response document.
         ///
         /// - Throws: ``DynamoDBError``: the service's error (with its type and message), or a timeout or connection
         ///   failure when retries ran out or `deadline` passed.
-        func call(_ operation: String, _ input: JSONValue, deadline: ContinuousClock.Instant) async throws(DynamoDBError)
+        func call(_ operation: String, _ input: JSONValue, deadline: ContinuousClock.Instant)
+            async throws(DynamoDBError)
             -> JSONValue
         {
             let body = input.encoded()
@@ -161,6 +148,18 @@
             return String(describing: error)
         }
     }
+
+    /// The process-wide HTTP client of every store: its pool lives as long as the process (a global is never
+    /// deinitialised, so it needs no shutdown), and stores of one process share connections per endpoint. Every
+    /// request carries its own deadline, which bounds connecting too. No redirects (DynamoDB sends none), no
+    /// decompression, and idle connections closed after 30 s, before DynamoDB drops them on its side.
+    private let sharedHTTPClient: HTTPClient = {
+        var configuration = HTTPClient.Configuration()
+        configuration.redirectConfiguration = .disallow
+        configuration.decompression = .disabled
+        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
+    }()
 
     /// Why a DynamoDB request failed.
     enum DynamoDBError: Error, Sendable, CustomStringConvertible {

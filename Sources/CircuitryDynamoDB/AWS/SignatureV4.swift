@@ -134,9 +134,11 @@
 
         /// Parameters percent-encoded, sorted by name then value, as `a=1&b=2`.
         static func canonicalQuery(_ query: [(name: String, value: String)]) -> String {
-            query.map { (percentEncode($0.name), percentEncode($0.value)) }
-                .sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }
-                .map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+            let encoded: [(name: String, value: String)] = query.map {
+                (percentEncode($0.name), percentEncode($0.value))
+            }
+            let sorted = encoded.sorted { (a, b) -> Bool in a.name == b.name ? a.value < b.value : a.name < b.name }
+            return sorted.map { "\($0.name)=\($0.value)" }.joined(separator: "&")
         }
 
         /// Every byte but the unreserved characters of RFC 3986 (`A–Z a–z 0–9 - . _ ~`) as `%XX`, upper-case.
@@ -149,7 +151,8 @@
                     UInt8(ascii: "~"):
                     encoded.unicodeScalars.append(Unicode.Scalar(byte))
                 default:
-                    encoded += "%" + String(byte >> 4, radix: 16, uppercase: true)
+                    encoded +=
+                        "%" + String(byte >> 4, radix: 16, uppercase: true)
                         + String(byte & 0xF, radix: 16, uppercase: true)
                 }
             }
