@@ -39,8 +39,9 @@
 
         func prepareTableIfNeeded() async throws(CircuitStoreError) {
             guard !isTableReady else { return }
-            // Creating a table takes seconds on AWS; checking one is a single read.
-            let deadline = ContinuousClock.now + max(configuration.operationTimeout, .seconds(10))
+            // Checking the table is a single read or two, within the operation's bound; creating one takes seconds
+            // on AWS and has a bound of its own.
+            var deadline = ContinuousClock.now + configuration.operationTimeout
             var created = false
             while true {
                 let answer: JSONValue
@@ -56,6 +57,7 @@
                 {
                     try await createTable()
                     created = true
+                    deadline = ContinuousClock.now + configuration.operationTimeout
                     continue
                 } catch .service(type: "ResourceNotFoundException", _, _, _) {
                     throw CircuitStoreError(
@@ -103,6 +105,12 @@
             let sample = try await request(
                 "Scan", ["Limit": .integer(1), "ConsistentRead": .bool(true)], deadline: deadline)
             if let items = sample["Items"]?.array, !items.isEmpty {
+                // Another process may have written the meta item (and more) since this one looked.
+                if let meta = try await request(
+                    "GetItem", ["Key": .object(DynamoDBItems.metaKey), "ConsistentRead": .bool(true)], deadline: deadline
+                )["Item"]?.object {
+                    return try check(meta: meta)
+                }
                 throw CircuitStoreError(
                     code: .foreignDatabase,
                     message: "the table \(configuration.table.debugDescription) has items but no Circuitry meta item; "

@@ -151,13 +151,19 @@
 
     /// The process-wide HTTP client of every store: its pool lives as long as the process (a global is never
     /// deinitialised, so it needs no shutdown), and stores of one process share connections per endpoint. Every
-    /// request carries its own deadline, which bounds connecting too. No redirects (DynamoDB sends none), no
-    /// decompression, and idle connections closed after 30 s, before DynamoDB drops them on its side.
+    /// request carries its own deadline, which bounds connecting too.
+    ///
+    /// Up to 64 connections per endpoint (async-http-client's default of 8 would queue a busy process's updates of
+    /// different circuits behind each other); idle ones closed after 30 s, before DynamoDB drops them on its side. A
+    /// connection that cannot be made fails its request at once rather than being retried until the deadline: the
+    /// client's own retries (bounded, with backoff) decide. No redirects (DynamoDB sends none), no decompression.
     private let sharedHTTPClient: HTTPClient = {
         var configuration = HTTPClient.Configuration()
         configuration.redirectConfiguration = .disallow
         configuration.decompression = .disabled
-        configuration.connectionPool = .init(idleTimeout: .seconds(30))
+        configuration.timeout.connect = .seconds(2)
+        configuration.connectionPool = .init(idleTimeout: .seconds(30), concurrentHTTP1ConnectionsPerHostSoftLimit: 64)
+        configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: configuration)
     }()
 
