@@ -1,5 +1,5 @@
-import CircuitryPostgres
 import CircuitryPostgresTestSupport
+import CircuitryStores
 import CircuitryWorkerReport
 import Foundation
 import Logging
@@ -12,7 +12,9 @@ import Testing
 /// PostgreSQL server, which the workers reach over TCP.
 enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
     case sqlite = "SQLite"
+    #if Postgres
     case postgres = "PostgreSQL"
+    #endif
 
     var description: String { rawValue }
 }
@@ -56,7 +58,9 @@ final class Lab: Sendable {
     static func open(_ kind: StoreKind) async throws -> Lab {
         switch kind {
         case .sqlite: try Lab()
+        #if Postgres
         case .postgres: try Lab(kind: .postgres, server: try await TestPostgresServer.shared())
+        #endif
         }
     }
 
@@ -164,18 +168,9 @@ final class Lab: Sendable {
     /// Opens the shared database (or `db`, as `--db` names it) the way a process of the application would, and
     /// hands the store to `body`; a PostgreSQL store's pool stops when `body` returns.
     func withStore<T: Sendable>(_ db: String? = nil, _ body: (any CircuitStore) async throws -> T) async throws -> T {
-        let db = db ?? dbArgument
-        switch kind {
-        case .sqlite:
-            let store = try SQLiteCircuitStore(path: db)
-            defer { store.close() }
-            return try await body(store)
-        case .postgres:
-            var configuration = try PostgresCircuitStore.Configuration(url: db)
-            configuration.maximumConnections = 1
-            return try await PostgresCircuitStore.withStore(configuration: configuration, logger: Self.quiet) {
-                try await body($0)
-            }
+        let location = try StoreLocation(db ?? dbArgument)
+        return try await location.withStore(StoreLocation.Options(maximumConnections: 1), logger: Self.quiet) {
+            try await body($0)
         }
     }
 
