@@ -1,3 +1,5 @@
+#if Postgres
+
 import CircuitryBenchmarkSupport
 import CircuitryPostgres
 import Logging
@@ -115,3 +117,5 @@ struct RawPostgres: Sendable {
             PostgresQuery(unsafeSQL: "DROP SCHEMA IF EXISTS \"\(schema)\" CASCADE"), logger: quietLogger)
     }
 }
+
+#endif

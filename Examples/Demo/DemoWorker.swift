@@ -1,5 +1,6 @@
 import ArgumentParser
 import Circuitry
+import CircuitryStores
 import Foundation
 import Logging
 import Synchronization
@@ -11,11 +12,9 @@ struct UpstreamUnavailable: Error, CustomStringConvertible {
 
 /// One worker process of the demo: claims jobs, runs each through the tenant's breaker, re-enqueues rejected jobs
 /// with the retry-after delay, and writes a summary of the transitions it committed when the queue is drained.
-struct DemoWorkerCommand<Backend: DemoBackend>: AsyncParsableCommand {
-    static var configuration: CommandConfiguration {
-        CommandConfiguration(
-            commandName: "worker", abstract: "One worker process (started by the demo itself).", shouldDisplay: false)
-    }
+struct DemoWorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker", abstract: "One worker process (started by the demo itself).", shouldDisplay: false)
 
     @Option var queue: String
     @Option(help: "Where the shared breakers are; without it, this process keeps its breakers in memory.")
@@ -31,7 +30,7 @@ struct DemoWorkerCommand<Backend: DemoBackend>: AsyncParsableCommand {
 
     func run() async throws {
         if let breakers {
-            try await Backend.withStore(breakers, logger: DemoOutput.logger) { try await work(store: $0) }
+            try await StoreLocation(breakers).withStore(logger: DemoOutput.logger) { try await work(store: $0) }
         } else {
             try await work(store: InMemoryCircuitStore())
         }

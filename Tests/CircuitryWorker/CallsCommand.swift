@@ -64,7 +64,12 @@ struct CallsCommand: AsyncParsableCommand {
         let callbacks = CallbackLog()
         try breaker.barrier.arriveAndWait()
         // The store is opened after the barrier, so that the start-up race test can race the opening itself.
-        let (store, factory) = try await breaker.open(callbacks: callbacks)
+        try await breaker.withFactory(callbacks: callbacks) { store, factory in
+            try await run(store: store, factory: factory, callbacks: callbacks)
+        }
+    }
+
+    private func run(store: any CircuitStore, factory: BreakerFactory, callbacks: CallbackLog) async throws {
         // Counted from the open store, not the barrier: connecting to PostgreSQL can take longer than the window.
         let failUntil = self.failUntil ?? failForMs.map { Self.wallNow() + Int64($0) }
         let circuit = try factory.breaker(for: breaker.circuit)
@@ -138,13 +143,12 @@ struct CallsCommand: AsyncParsableCommand {
         } catch {
             report.note(error)
         }
-        if let waits = store.busyWaits() {
+        if let waits = (store as? SQLiteCircuitStore)?.busyWaits {
             report.busyWaitMs =
                 Double(waits.total.components.attoseconds) / 1e15
                 + Double(waits.total.components.seconds) * 1000
             report.busyWaits = waits.count
         }
-        await store.close()
         report.callbacks = callbacks.all
         report.elapsedMs = milliseconds(since: started)
         try emit(report)

@@ -1,9 +1,9 @@
 import Foundation
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// Monotonic time in nanoseconds (`CLOCK_MONOTONIC`).
@@ -94,25 +94,25 @@ package struct RoundRobin {
 /// Peak and current resident set size of this process, in KiB (`VmHWM` and `VmRSS` of `/proc/self/status`).
 package func residentSetKiB() -> (peak: Int, current: Int) {
     #if os(Linux)
-        if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
-            var peak = 0
-            var current = 0
-            for line in status.split(separator: "\n") {
-                let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
-                guard fields.count >= 2, let value = Int(fields[1]) else { continue }
-                if fields[0] == "VmHWM:" { peak = value }
-                if fields[0] == "VmRSS:" { current = value }
-            }
-            return (peak, current)
+    if let status = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8) {
+        var peak = 0
+        var current = 0
+        for line in status.split(separator: "\n") {
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            guard fields.count >= 2, let value = Int(fields[1]) else { continue }
+            if fields[0] == "VmHWM:" { peak = value }
+            if fields[0] == "VmRSS:" { current = value }
         }
+        return (peak, current)
+    }
     #endif
     var usage = rusage()
     #if canImport(Darwin)
-        getrusage(RUSAGE_SELF, &usage)
-        let peak = Int(usage.ru_maxrss) / 1024
+    getrusage(RUSAGE_SELF, &usage)
+    let peak = Int(usage.ru_maxrss) / 1024
     #else
-        getrusage(RUSAGE_SELF.rawValue, &usage)
-        let peak = Int(usage.ru_maxrss)
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    let peak = Int(usage.ru_maxrss)
     #endif
     return (peak, peak)
 }

@@ -1,3 +1,5 @@
+#if Postgres
+
 import Circuitry
 import CircuitryBenchmarkSupport
 import CircuitryPostgres
@@ -49,3 +51,5 @@ enum Worker {
             operations: loop.operations, seconds: loop.seconds, peakKiB: rss.peak, currentKiB: rss.current)
     }
 }
+
+#endif

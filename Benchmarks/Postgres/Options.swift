@@ -1,3 +1,5 @@
+#if Postgres
+
 import CircuitryBenchmarkSupport
 import Foundation
 
@@ -54,3 +56,5 @@ struct Options: Sendable {
         return options
     }
 }
+
+#endif

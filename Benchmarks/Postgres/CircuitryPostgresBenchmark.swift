@@ -1,12 +1,14 @@
+#if Postgres
+
 import Circuitry
 import CircuitryBenchmarkSupport
 import CircuitryPostgres
 import Foundation
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 @main
@@ -41,7 +43,7 @@ struct Coordinator {
                     + "(`make bench-postgres` starts a throw-away PostgreSQL 15)")
         }
         #if DEBUG
-            print("warning: this is a debug build; run `make bench-postgres` (release) for figures worth quoting")
+        print("warning: this is a debug build; run `make bench-postgres` (release) for figures worth quoting")
         #endif
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "circuitry-bench-postgres-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -241,3 +243,5 @@ struct Coordinator {
         ]
     }
 }
+
+#endif

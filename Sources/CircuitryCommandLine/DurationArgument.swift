@@ -1,25 +1,25 @@
 import ArgumentParser
 
 /// A duration on the command line: a whole number followed by a unit, as in `250ms`, `30s`, `5m` or `2h`.
-struct DurationArgument: Sendable, Hashable, CustomStringConvertible {
+package struct DurationArgument: Sendable, Hashable, CustomStringConvertible {
     /// The units accepted, and how many milliseconds each is.
-    static let units: [(suffix: String, milliseconds: Int64)] = [
+    package static let units: [(suffix: String, milliseconds: Int64)] = [
         ("ms", 1), ("s", 1000), ("m", 60_000), ("h", 3_600_000),
     ]
 
     /// The duration in milliseconds (at least 1).
-    let milliseconds: Int64
+    package let milliseconds: Int64
 
     /// The duration as a `Duration`.
-    var duration: Duration { .milliseconds(milliseconds) }
+    package var duration: Duration { .milliseconds(milliseconds) }
 
     /// The text that was parsed.
-    let description: String
+    package let description: String
 
     /// Parses `250ms`, `30s`, `5m`, `2h`; throws a ``ValidationError`` saying what is wrong otherwise.
     ///
     /// Use it as an option's `transform`, so that the message names the option and the value.
-    init(parsing text: String) throws(ValidationError) {
+    package init(parsing text: String) throws(ValidationError) {
         let trimmed = text.trimmingWhitespace
         // "ms" must be tried before "m" and "s".
         guard let unit = Self.units.first(where: { trimmed.hasSuffix($0.suffix) }) else {
@@ -38,7 +38,7 @@ struct DurationArgument: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// About 100 years: long enough for "until further notice", short enough to add to any timestamp.
-    static let maximumMilliseconds: Int64 = 100 * 366 * 24 * 3_600_000
+    package static let maximumMilliseconds: Int64 = 100 * 366 * 24 * 3_600_000
 
     private static func invalid(_ text: String, _ why: String) -> ValidationError {
         // ArgumentParser prefixes the option and the value: "The value '5x' is invalid for '--open-for <d>': …".
@@ -47,7 +47,7 @@ struct DurationArgument: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension String {
-    var trimmingWhitespace: Substring {
+    package var trimmingWhitespace: Substring {
         let scalars = unicodeScalars
         guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
             let last = scalars.lastIndex(where: { !$0.properties.isWhitespace })

@@ -17,7 +17,10 @@ struct HoldProbeCommand: AsyncParsableCommand {
     func run() async throws {
         let callbacks = CallbackLog()
         try breaker.barrier.arriveAndWait()
-        let (_, factory) = try await breaker.open(callbacks: callbacks)
+        try await breaker.withFactory(callbacks: callbacks) { _, factory in try await hold(factory) }
+    }
+
+    private func hold(_ factory: BreakerFactory) async throws {
         let circuit = try factory.breaker(for: breaker.circuit)
         let deadline = ContinuousClock.now + .milliseconds(withinMs)
         var attempts = 0

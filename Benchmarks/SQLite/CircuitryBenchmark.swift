@@ -3,9 +3,9 @@ import CircuitryBenchmarkSupport
 import Foundation
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 @main
@@ -31,7 +31,7 @@ struct Coordinator {
 
     func run() async throws {
         #if DEBUG
-            print("warning: this is a debug build; run `make bench` (release) for figures worth quoting")
+        print("warning: this is a debug build; run `make bench` (release) for figures worth quoting")
         #endif
         let folder = FileManager.default.temporaryDirectory.appendingPathComponent(
             "circuitry-bench-\(getpid())-\(UInt32.random(in: 0...UInt32.max))")
@@ -76,7 +76,7 @@ struct Coordinator {
             "Single-process figures are medians of \(options.rounds) rounds run round-robin after a warm-up.",
             "Success counts of a closed circuit are batched per process (1,000 successes or 1 s, or flush()); "
                 + "failures and transitions are written at once.",
-            "The WAL run lasts --wal-seconds (default 30 s, as the issue asks).",
+            "The WAL run lasts --wal-seconds (default 30 s).",
         ]
 
         print("")

@@ -1,38 +1,30 @@
 import ArgumentParser
 import Circuitry
+import CircuitryStores
 import Foundation
 import Logging
 
-/// A multi-tenant job queue whose worker processes share their breakers through `Backend`'s store, run once with
-/// the shared store and once with a breaker in each process's memory, for contrast. `make demo` runs it on SQLite.
-package struct DemoCommand<Backend: DemoBackend>: AsyncParsableCommand {
-    package static var configuration: CommandConfiguration {
-        CommandConfiguration(
-            commandName: Backend.commandName,
-            abstract: "A job queue with 4 worker processes whose breakers share \(Backend.summary).",
-            subcommands: [DemoRunCommand<Backend>.self, DemoWorkerCommand<Backend>.self],
-            defaultSubcommand: DemoRunCommand<Backend>.self)
-    }
-
-    package init() {}
-
-    /// Parses the process's arguments and runs the demo or its worker: ArgumentParser's asynchronous `main()`.
-    package static func runFromCommandLine() async {
-        await mainOfAsynchronous(Self.self)
-    }
-}
-
-/// `Command.main()`, named through a generic parameter: on the concrete generic type `DemoCommand<Backend>` Swift
-/// picks ParsableCommand's synchronous overload, which refuses asynchronous commands.
-private func mainOfAsynchronous<Command: AsyncParsableCommand>(_: Command.Type) async {
-    await Command.main()
+/// A multi-tenant job queue whose worker processes share their breakers through one store, run once with the
+/// shared store and once with a breaker in each process's memory, for contrast. `make demo` runs it on a SQLite
+/// file; `make demo-postgres` on a throw-away PostgreSQL server.
+@main
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "circuitry-demo",
+        abstract: "A job queue with 4 worker processes whose breakers share one store.",
+        subcommands: [DemoRunCommand.self, DemoWorkerCommand.self],
+        defaultSubcommand: DemoRunCommand.self)
 }
 
 /// The demo itself: producer, worker processes, progress, contrast and the operator's view of the circuits.
-struct DemoRunCommand<Backend: DemoBackend>: AsyncParsableCommand {
-    static var configuration: CommandConfiguration {
-        CommandConfiguration(commandName: "run", abstract: "Run the demo (the default).")
-    }
+struct DemoRunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "run", abstract: "Run the demo (the default).")
+
+    @Option(
+        help: ArgumentHelp(
+            "Where the breakers are: a SQLite file or a server URL (default: a SQLite file in the demo's folder).",
+            valueName: "path|url"))
+    var db: String?
 
     @Option(help: "Worker processes.") var workers: Int = 4
     @Option(help: "Failures that open a circuit.") var threshold: Int = 5
@@ -53,10 +45,11 @@ struct DemoRunCommand<Backend: DemoBackend>: AsyncParsableCommand {
             "circuitry-demo-\(ProcessInfo.processInfo.processIdentifier)")
         try? FileManager.default.removeItem(at: folder)
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
-        let breakers = try Backend.location(in: folder)
+        let breakers = db ?? folder.appendingPathComponent("breakers.sqlite").path
+        let location = try StoreLocation(breakers)
         let logger = DemoOutput.logger
         // A server may hold the circuits of an earlier run: start from closed ones.
-        try await Backend.withStore(breakers, logger: logger) { store in
+        try await location.withStore(logger: logger) { store in
             for tenant in Self.tenants { _ = try await store.remove(DemoTenants.circuit(tenant)) }
         }
 
@@ -69,10 +62,10 @@ struct DemoRunCommand<Backend: DemoBackend>: AsyncParsableCommand {
             for the circuit's retry-after time.
             Files: \(folder.path)
 
-            ── Run 1: breakers shared by every process (\(try Backend.describe(breakers)))
+            ── Run 1: breakers shared by every process (\(location.storeDescription))
             """)
         let shared = try await runQueue(folder: folder, label: "shared", breakers: breakers)
-        let history = try await Backend.withStore(breakers, logger: logger) { store in
+        let history = try await location.withStore(logger: logger) { store in
             try await store.history(of: nil, afterID: 0, limit: 1000).filter {
                 $0.transition.at.millisecondsSince1970 >= shared.epoch
             }
@@ -103,7 +96,7 @@ struct DemoRunCommand<Backend: DemoBackend>: AsyncParsableCommand {
             """)
 
         DemoOutput.say("\n── The circuits, as any process or operator sees them:")
-        for command in try Backend.operatorCommands(breakers) { command.show() }
+        for command in OperatorCommand.all(for: location) { command.show() }
         DemoOutput.say("\nNothing is left running. Remove the files with: rm -rf \(folder.path)")
     }
 
