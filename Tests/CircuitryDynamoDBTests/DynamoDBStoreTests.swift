@@ -359,7 +359,9 @@ import Testing
     }
 
     @Test func unreachableEndpointIsCannotOpenWithTheLocation() async throws {
-        let port = try TestMotoServer.freePort()
+        // Bound and not listening: refused, and no other test can take the port meanwhile.
+        let (socket, port) = try TestMotoServer.boundLoopbackSocket()
+        defer { close(socket) }
         let store = try makeStore(endpoint: "http://127.0.0.1:\(port)") { $0.operationTimeout = .milliseconds(800) }
         let started = ContinuousClock.now
         let error = await storeError { _ = try await store.read("x") }

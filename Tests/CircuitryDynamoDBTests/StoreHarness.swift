@@ -15,6 +15,9 @@ func makeStore(
         table: table, region: "us-east-1", endpoint: URL(string: endpoint))
     configuration.credentials = .fixed(AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"))
     configuration.createTableIfMissing = true
+    // moto serves one request at a time, and the whole suite runs in parallel on 2 cores: a request can wait seconds
+    // in its line. Tests of bounds set their own; the others must measure the contract, not the load.
+    configuration.operationTimeout = .seconds(20)
     configure(&configuration)
     return try DynamoDBCircuitStore(configuration: configuration, clock: clock, logger: .quiet)
 }
