@@ -27,9 +27,11 @@ extension DynamoDBCircuitStore {
         public var maximumRetries: Int
         /// How many times an update runs again after another process wrote the circuit between its read and its
         /// conditional write (`ConditionalCheckFailedException`). Past it the update fails with
-        /// ``CircuitStoreError/Code/busy``. Default 10.
+        /// ``CircuitStoreError/Code/busy``. Default 25: with 8 processes writing one circuit as fast as they can, an
+    /// update needed up to 14 (see the README's DynamoDB section).
         public var maximumConflictRetries: Int
-        /// The first backoff of a retry or a conflict, doubled each time up to 200 ms, and jittered. Default 10 ms.
+        /// The first backoff of a retry or a conflict, doubled each time up to 200 ms (a retry) or 50 ms (a conflict),
+    /// and jittered. Default 10 ms.
         public var baseBackoff: Duration
         /// How many transitions of each circuit the history keeps. Default 100.
         public var historyLimit: Int
@@ -56,7 +58,7 @@ extension DynamoDBCircuitStore {
             self.credentials = .standard
             self.operationTimeout = .seconds(2)
             self.maximumRetries = 3
-            self.maximumConflictRetries = 10
+            self.maximumConflictRetries = 25
             self.baseBackoff = .milliseconds(10)
             self.historyLimit = 100
             self.clockSkewTolerance = .seconds(1)

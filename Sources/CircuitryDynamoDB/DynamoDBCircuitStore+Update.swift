@@ -53,6 +53,7 @@ extension DynamoDBCircuitStore {
             }
             switch outcome {
             case .committed:
+                client.statistics.maximum("conflicts.max", conflicts)
                 for circuit in Set(result.transitions.map(\.circuit)) {
                     await trimHistory(of: circuit, deadline: deadline)
                 }
@@ -61,7 +62,7 @@ extension DynamoDBCircuitStore {
                 client.statistics.count("conflict")
                 conflicts += 1
                 pending = Pending(token: token, value: result.value, inMeta: written == nil)
-                let pause = client.backoff(attempt: conflicts)
+                let pause = conflictBackoff(after: conflicts)
                 guard conflicts <= configuration.maximumConflictRetries, ContinuousClock.now + pause < deadline
                 else {
                     // The last write may still be the one that landed.
@@ -76,6 +77,14 @@ extension DynamoDBCircuitStore {
                 try? await Task.sleep(for: pause)
             }
         }
+    }
+
+    /// A random pause up to `baseBackoff × 2^(conflicts − 1)`, at most 50 ms: short, because the other process has
+    /// already written (there is no overload to wait out), and jittered, so that the losers of a race do not meet
+    /// again at once.
+    private func conflictBackoff(after conflicts: Int) -> Duration {
+        let ceiling = min(.milliseconds(50), configuration.baseBackoff * (1 << min(conflicts - 1, 20)))
+        return .milliseconds(Int64.random(in: 1...max(1, ceiling.milliseconds)))
     }
 
     /// Writes a new probe lease ``Configuration/clockSkewTolerance`` longer, so that a host whose clock is ahead

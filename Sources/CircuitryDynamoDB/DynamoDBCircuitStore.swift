@@ -98,7 +98,8 @@ public final class DynamoDBCircuitStore: CircuitStore {
 
     /// Requests sent since the store was created, by operation (`GetItem`, `PutItem`, `TransactWriteItems`, …),
     /// and the store's retries: `retry` (a request sent again after throttling, a 5xx or a connection failure) and
-    /// `conflict` (an update run again because another process wrote the circuit first).
+    /// `conflict` (an update run again because another process wrote the circuit first), and `conflicts.max` (the most
+    /// conflicts one successful update met).
     public var statistics: [String: Int] { client.statistics.snapshot }
 
     // MARK: CircuitStore

@@ -242,6 +242,11 @@ final class RequestStatistics: Sendable {
         counts.withLock { $0[event, default: 0] += 1 }
     }
 
+    /// Keeps the largest `value` seen under `key`.
+    func maximum(_ key: String, _ value: Int) {
+        counts.withLock { $0[key] = max($0[key] ?? 0, value) }
+    }
+
     var snapshot: [String: Int] { counts.withLock { $0 } }
 }
 
