@@ -110,7 +110,8 @@ struct Benchmark {
             "Against \(endpoint): a local emulator's latency is not AWS's (single-digit milliseconds within a "
                 + "region); what carries over is the requests per call, which is what AWS bills.",
             "Times are medians of \(options.rounds) rounds, DynamoDB and SQLite cases alternating.",
-            "trip_cycle: a reset and a failure that opens the circuit again, two state changes per cycle.",
+            "trip_cycle: a reset and a failure that opens the circuit again, two state changes per cycle. moto "
+                + "copies the whole table for each transaction, so its time grows with the table; DynamoDB's does not.",
             "Contention: N stores (each with its own in-process queue, as N processes) write failures to one "
                 + "circuit at once; a conflict is an update run again because another store wrote first.",
         ]
@@ -165,6 +166,7 @@ struct Benchmark {
             }
             let seconds = Double(monotonicNanoseconds() - started) / 1e9
             let conflicts = stores.reduce(0) { $0 + ($1.statistics["conflict"] ?? 0) }
+            let most = stores.map { $0.statistics["conflicts.max"] ?? 0 }.max() ?? 0
             let total = count * writes
             let stored = try await stores[0].read(name).record?.counts.failures ?? 0
             guard stored == Int64(total) else {
@@ -172,9 +174,10 @@ struct Benchmark {
             }
             report.figure("contention.\(count).conflicts_per_write", Double(conflicts) / Double(total))
             report.figure("contention.\(count).writes_per_second", Double(total) / seconds)
+            report.figure("contention.\(count).most_conflicts_of_one_update", Double(most))
             report.row(
-                "\(count) stores × \(writes) failures on one circuit",
-                String(format: "%.2f conflicts/write", Double(conflicts) / Double(total)),
+                "\(count) store\(count == 1 ? "" : "s") × \(writes) failures on one circuit",
+                String(format: "%.2f conflicts/write, at most %d", Double(conflicts) / Double(total), most),
                 reference: formatRate(Double(total) / seconds) + " writes")
         }
     }
