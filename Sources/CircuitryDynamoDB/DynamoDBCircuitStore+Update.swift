@@ -10,6 +10,8 @@ extension DynamoDBCircuitStore {
         var value: Value
         /// The write did not touch the record (history only): the token is in the `meta` item instead.
         var inMeta: Bool
+        /// The circuits whose history the write appended to, to trim once it has landed.
+        var circuits: Set<String>
     }
 
     private enum Outcome {
@@ -28,8 +30,12 @@ extension DynamoDBCircuitStore {
         while true {
             let stored = try await getRecord(name, deadline: deadline)
             if let landed = pending {
-                if stored?.writeID == landed.token { return landed.value }
-                if landed.inMeta, try await lastWriteID(deadline: deadline) == landed.token { return landed.value }
+                var hasLanded = stored?.writeID == landed.token
+                if !hasLanded, landed.inMeta { hasLanded = try await lastWriteID(deadline: deadline) == landed.token }
+                if hasLanded {
+                    for circuit in landed.circuits { await trimHistory(of: circuit, deadline: deadline) }
+                    return landed.value
+                }
             }
             pending = nil
             let now = clock.now()
@@ -61,7 +67,9 @@ extension DynamoDBCircuitStore {
             case .conflict:
                 client.statistics.count("conflict")
                 conflicts += 1
-                pending = Pending(token: token, value: result.value, inMeta: written == nil)
+                pending = Pending(
+                    token: token, value: result.value, inMeta: written == nil,
+                    circuits: Set(result.transitions.map(\.circuit)))
                 let pause = conflictBackoff(after: conflicts)
                 guard conflicts <= configuration.maximumConflictRetries, ContinuousClock.now + pause < deadline
                 else {
