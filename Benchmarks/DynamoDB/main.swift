@@ -191,7 +191,7 @@ do {
     var server: TestMotoServer?
     if options.endpoint == nil {
         print("starting a throw-away moto server…")
-        server = try TestMotoServer()
+        server = try await TestMotoServer()
     }
     defer { server?.stop() }
     let endpoint = options.endpoint ?? server!.endpoint

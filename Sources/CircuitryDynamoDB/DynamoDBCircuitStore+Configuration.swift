@@ -28,10 +28,10 @@ extension DynamoDBCircuitStore {
         /// How many times an update runs again after another process wrote the circuit between its read and its
         /// conditional write (`ConditionalCheckFailedException`). Past it the update fails with
         /// ``CircuitStoreError/Code/busy``. Default 25: with 8 processes writing one circuit as fast as they can, an
-    /// update needed up to 14 (see the README's DynamoDB section).
+        /// update needed up to 14 (see the README's DynamoDB section).
         public var maximumConflictRetries: Int
         /// The first backoff of a retry or a conflict, doubled each time up to 200 ms (a retry) or 50 ms (a conflict),
-    /// and jittered. Default 10 ms.
+        /// and jittered. Default 10 ms.
         public var baseBackoff: Duration
         /// How many transitions of each circuit the history keeps. Default 100.
         public var historyLimit: Int

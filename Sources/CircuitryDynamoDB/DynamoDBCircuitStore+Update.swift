@@ -59,7 +59,7 @@ extension DynamoDBCircuitStore {
             }
             switch outcome {
             case .committed:
-                client.statistics.maximum("conflicts.max", conflicts)
+                if conflicts > 0 { client.statistics.maximum("conflicts.max", conflicts) }
                 for circuit in Set(result.transitions.map(\.circuit)) {
                     await trimHistory(of: circuit, deadline: deadline)
                 }

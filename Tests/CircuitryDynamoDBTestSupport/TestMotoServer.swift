@@ -27,7 +27,14 @@ package final class TestMotoServer: Sendable {
         try await sharedServer.value
     }
 
-    private static let sharedServer = Task { try TestMotoServer() }
+    /// The server of the cross-process tests, whose worker processes keep a server busy: a process of its own, so
+    /// that the store's own tests do not wait in its line.
+    package static func sharedForProcesses() async throws -> TestMotoServer {
+        try await processesServer.value
+    }
+
+    private static let sharedServer = Task { try await TestMotoServer() }
+    private static let processesServer = Task { try await TestMotoServer() }
 
     package let port: Int
     private let process = Mutex<Process?>(nil)
@@ -39,14 +46,15 @@ package final class TestMotoServer: Sendable {
         package init(description: String) { self.description = description }
     }
 
-    /// Starts the server; returns once it accepts connections.
-    package init() throws {
+    /// Starts the server; returns once it accepts connections (waiting asynchronously: starting moto takes seconds,
+    /// and no thread of the cooperative pool may sleep that long).
+    package init() async throws {
         port = try Self.freePort()
         log = FileManager.default.temporaryDirectory.appendingPathComponent("circuitry-moto-\(port).log").path
         let server = try Self.launch(script: Self.serverScript, arguments: ["\(port)"], log: log)
         process.withLock { $0 = server }
         Self.registerForCleanup(server)
-        try Self.waitForPort(port, process: server, what: "moto", log: log)
+        try await Self.waitForPort(port, process: server, what: "moto", log: log)
     }
 
     /// `http://127.0.0.1:<port>`: the endpoint to give the store.
@@ -109,22 +117,22 @@ package final class TestMotoServer: Sendable {
         private let process = Mutex<Process?>(nil)
 
         /// Starts a relay to `server`.
-        package init(to server: TestMotoServer) throws {
+        package init(to server: TestMotoServer) async throws {
             target = server.port
             port = try TestMotoServer.freePort()
-            try start()
+            try await start()
         }
 
         /// `http://127.0.0.1:<port>`: the endpoint to give the store.
         package var endpoint: String { "http://127.0.0.1:\(port)" }
 
         /// Starts relaying; returns once the port accepts connections.
-        package func start() throws {
+        package func start() async throws {
             let relay = try TestMotoServer.launch(
                 script: TestMotoServer.proxyScript, arguments: ["\(port)", "\(target)"], log: "/dev/null")
             process.withLock { $0 = relay }
             TestMotoServer.registerForCleanup(relay)
-            try TestMotoServer.waitForPort(port, process: relay, what: "the relay", log: nil)
+            try await TestMotoServer.waitForPort(port, process: relay, what: "the relay", log: nil)
         }
 
         /// Kills the relay: its open connections are reset and new ones refused.
@@ -150,7 +158,7 @@ package final class TestMotoServer: Sendable {
         return process
     }
 
-    fileprivate static func waitForPort(_ port: Int, process: Process, what: String, log: String?) throws {
+    fileprivate static func waitForPort(_ port: Int, process: Process, what: String, log: String?) async throws {
         let deadline = ContinuousClock.now + .seconds(60)
         while ContinuousClock.now < deadline {
             guard process.isRunning else {
@@ -162,7 +170,7 @@ package final class TestMotoServer: Sendable {
                     description: "\(what) exited with \(process.terminationStatus).\(hint) \(text.suffix(1500))")
             }
             if canConnect(port) { return }
-            usleep(50_000)
+            try await Task.sleep(for: .milliseconds(50))
         }
         throw Failure(description: "\(what) did not accept connections on port \(port) within 60 s")
     }

@@ -9,7 +9,7 @@ import Testing
 /// Throttling, server errors, lost answers, an endpoint that goes away and one that stops answering. Serialized,
 /// on a moto server of their own: injected faults hit every client of a server.
 @Suite(.serialized) struct DynamoDBFaultTests {
-    private static let privateServer = Task { try TestMotoServer() }
+    private static let privateServer = Task { try await TestMotoServer() }
 
     @Test func throttlingIsRetriedAndBoundedInCountAndTime() async throws {
         let server = try await Self.privateServer.value
@@ -85,7 +85,7 @@ import Testing
     /// The endpoint goes away (connections reset, new ones refused) and comes back; the tables stay.
     @Test func endpointStoppedMidRunIsATypedErrorAndRecovers() async throws {
         let server = try await Self.privateServer.value
-        let proxy = try TestMotoServer.Proxy(to: server)
+        let proxy = try await TestMotoServer.Proxy(to: server)
         defer { proxy.stop() }
         let store = try makeStore(endpoint: proxy.endpoint) { $0.operationTimeout = .seconds(1) }
         var committed = 0
@@ -112,7 +112,7 @@ import Testing
             #expect(ran == (policy == .failOpen), "\(policy)")
         }
 
-        try proxy.start()
+        try await proxy.start()
         try await firstSuccess { try await addFailure(in: store) }
         committed += 1
         for _ in 0..<5 {

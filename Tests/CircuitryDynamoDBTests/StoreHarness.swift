@@ -16,8 +16,9 @@ func makeStore(
     configuration.credentials = .fixed(AWSCredentials(accessKeyID: "testing", secretAccessKey: "testing"))
     configuration.createTableIfMissing = true
     // moto serves one request at a time, and the whole suite runs in parallel on 2 cores: a request can wait seconds
-    // in its line. Tests of bounds set their own; the others must measure the contract, not the load.
-    configuration.operationTimeout = .seconds(20)
+    // in its line, and a check that makes a hundred requests in a row, minutes. Tests of bounds set their own; the
+    // others must measure the contract, not the load.
+    configuration.operationTimeout = .seconds(120)
     configure(&configuration)
     return try DynamoDBCircuitStore(configuration: configuration, clock: clock, logger: .quiet)
 }

@@ -69,7 +69,8 @@ final class Lab: Sendable {
         case .postgres: try Lab(kind: .postgres, server: try await TestPostgresServer.shared(), moto: nil)
         #endif
         #if DynamoDB
-        case .dynamodb: try Lab(kind: .dynamodb, server: nil, moto: try await TestMotoServer.shared().endpoint)
+        case .dynamodb:
+            try Lab(kind: .dynamodb, server: nil, moto: try await TestMotoServer.sharedForProcesses().endpoint)
         #endif
         }
     }
