@@ -21,15 +21,15 @@ import Synchronization
 /// write is billed too. ``statistics`` counts them.
 ///
 /// **Time.** DynamoDB has no clock to ask: "now" is this host's clock (or the injected ``WallClock``), read after
-/// the record. Hosts must keep their clocks in step (NTP; on AWS the Amazon Time Sync Service keeps them within a
-/// millisecond). A host whose clock is off by `s` sees open periods end up to `s` early or late; a new probe lease
+/// the record. Hosts must keep their clocks in step (NTP; on AWS, the Amazon Time Sync Service). A host whose clock
+/// is off by `s` sees open periods end up to `s` early or late; a new probe lease
 /// is written ``Configuration/clockSkewTolerance`` longer than ``BreakerSettings/probeTimeout``, so that a host
 /// whose clock is ahead by up to that much never judges another host's lease expired while its probe may still run.
 ///
 /// **History ids** increase in commit order across all circuits: the `meta` item holds the last id, and a
 /// transaction that appends history requires it unchanged and advances it. State changes of the whole table are
 /// therefore put in line through that one item (two at once: one of them runs again), which suits their rate
-/// (a few per second at most); healthy traffic and failures never touch it.
+/// (circuits open and close now and then); healthy traffic and failures never touch it.
 ///
 /// The store talks to DynamoDB through a small client of its own (SigV4 over swift-crypto, async-http-client),
 /// because no AWS SDK for Swift is available to this package; with one, Soto (`SotoDynamoDB`) would replace it,
