@@ -5,7 +5,7 @@ STRICT := -Xswiftc -warnings-as-errors
 # The stores that need SwiftNIO are package traits, off by default. The tests build and run with all of them.
 TRAITS := --enable-all-traits
 
-.PHONY: help build test check-default-traits demo demo-postgres bench bench-postgres lint format clean
+.PHONY: help build test check-default-traits demo demo-postgres bench bench-postgres bench-dynamodb lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
@@ -15,6 +15,7 @@ help:
 	@echo "make build  - debug build of everything, every trait"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
 	@echo "make bench-postgres - the PostgreSQL store against its floors, beside SQLite, on a throw-away server"
+	@echo "make bench-dynamodb - the DynamoDB store's requests and time per call, beside SQLite, on a throw-away moto"
 	@echo "make lint   - swift format lint --strict"
 
 build:
@@ -32,6 +33,10 @@ check-default-traits:
 	if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait Postgres"; then \
 		echo "check-default-traits: expected status 64 and the trait's name, got $$status: $$out" >&2; exit 1; \
 	fi; echo "check-default-traits: the default circuitry refuses postgres:// and names the trait"
+	@out=$$(.build-default/debug/circuitry list --db 'dynamodb://circuits?region=eu-west-1' 2>&1); status=$$?; \
+	if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait DynamoDB"; then \
+		echo "check-default-traits: expected status 64 and the trait's name, got $$status: $$out" >&2; exit 1; \
+	fi; echo "check-default-traits: the default circuitry refuses dynamodb:// and names the trait"
 
 demo:
 	$(SWIFT) run -c release circuitry-demo
@@ -56,6 +61,15 @@ bench-postgres:
 	$(SWIFT) build -c release $(TRAITS) $(STRICT) --product circuitry-bench-postgres
 	scripts/with-postgres.sh "$$($(SWIFT) build -c release $(TRAITS) --show-bin-path)/circuitry-bench-postgres" \
 		$(BENCH_POSTGRES_ARGS)
+
+# Extra flags: `make bench-dynamodb BENCH_DYNAMODB_ARGS="--rounds 3"` (see `circuitry-bench-dynamodb --help`). It starts
+# a throw-away moto server itself (pip install 'moto[server]'), or uses `--endpoint URL`. A debug build (the one
+# `make test` makes): the figures are dominated by the server's latency, and what carries over to AWS is the
+# requests per call.
+BENCH_DYNAMODB_ARGS ?=
+
+bench-dynamodb: build
+	"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-bench-dynamodb" $(BENCH_DYNAMODB_ARGS)
 
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks

@@ -14,6 +14,8 @@ let package = Package(
         .library(name: "Circuitry", targets: ["Circuitry"]),
         // The PostgreSQL store (trait `Postgres`).
         .library(name: "CircuitryPostgres", targets: ["CircuitryPostgres"]),
+        // The DynamoDB store (trait `DynamoDB`).
+        .library(name: "CircuitryDynamoDB", targets: ["CircuitryDynamoDB"]),
         // Opens whichever store a path or URL names (`--db`, `CIRCUITRY_DB`), as far as the enabled traits allow.
         .library(name: "CircuitryStores", targets: ["CircuitryStores"]),
         // The `circuitry` command: SQLite files, and the servers of the enabled traits.
@@ -24,6 +26,11 @@ let package = Package(
             name: "Postgres",
             description:
                 "The PostgreSQL store (CircuitryPostgres) and postgres:// URLs in CircuitryStores and circuitry."
+        ),
+        .trait(
+            name: "DynamoDB",
+            description:
+                "The DynamoDB store (CircuitryDynamoDB) and dynamodb:// URLs in CircuitryStores and circuitry."
         ),
         .default(enabledTraits: []),
     ],
@@ -38,6 +45,11 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
         // `Service`, so that the PostgreSQL store's pool can run in a service group (trait `Postgres` only).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        // The DynamoDB store's HTTP client, SigV4's SHA-256 and HMAC, and the NIO types async-http-client's API is
+        // made of (trait `DynamoDB` only).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
     ],
     targets: [
         // MARK: What ships
@@ -68,11 +80,25 @@ let package = Package(
                 ),
             ]
         ),
+        // The DynamoDB store and its small AWS client (SigV4, the JSON protocol, retries, credentials). Its sources are
+        // all `#if DynamoDB`: without the trait the module is empty and resolves nothing.
+        .target(
+            name: "CircuitryDynamoDB",
+            dependencies: [
+                "Circuitry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "Crypto", package: "swift-crypto", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "NIOHTTP1", package: "swift-nio", condition: .when(traits: ["DynamoDB"])),
+            ]
+        ),
         .target(
             name: "CircuitryStores",
             dependencies: [
                 "Circuitry",
                 .target(name: "CircuitryPostgres", condition: .when(traits: ["Postgres"])),
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -107,6 +133,7 @@ let package = Package(
                 "Circuitry",
                 "CircuitrySQLite",
                 "CircuitryStores",
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
                 "CircuitryCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -145,6 +172,18 @@ let package = Package(
             ],
             path: "Benchmarks/Postgres"
         ),
+        // Requests per call and timings against a throw-away moto server. Its sources are all `#if DynamoDB`.
+        .executableTarget(
+            name: "circuitry-bench-dynamodb",
+            dependencies: [
+                "Circuitry",
+                "CircuitryBenchmarkSupport",
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
+                .target(name: "CircuitryDynamoDBTestSupport", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/DynamoDB"
+        ),
 
         // MARK: What proves it
 
@@ -174,6 +213,8 @@ let package = Package(
         .target(name: "CircuitryCLITestSupport", path: "Tests/CircuitryCLITestSupport"),
         // The throw-away PostgreSQL 15 server, shared by the tests that use one.
         .target(name: "CircuitryPostgresTestSupport", path: "Tests/CircuitryPostgresTestSupport"),
+        // The throw-away moto server (a DynamoDB emulator from PyPI), shared by the tests and the benchmark that use one.
+        .target(name: "CircuitryDynamoDBTestSupport", path: "Tests/CircuitryDynamoDBTestSupport"),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
@@ -208,6 +249,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The DynamoDB store against moto, and its signer against AWS's published SigV4 test vectors. Its sources are
+        // all `#if DynamoDB`.
+        .testTarget(
+            name: "CircuitryDynamoDBTests",
+            dependencies: [
+                "Circuitry",
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
+                "CircuitryDynamoDBTestSupport",
+                "CircuitryStoreConformance",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Real worker processes on a real database file, and on a real PostgreSQL server over TCP; and the demo end to
         // end. Depends on the executables so that they are built first.
         .testTarget(
@@ -216,6 +269,7 @@ let package = Package(
                 "Circuitry",
                 "CircuitryStores",
                 "CircuitryPostgresTestSupport",
+                "CircuitryDynamoDBTestSupport",
                 "CircuitryWorkerReport",
                 "circuitry-worker",
                 "circuitry-demo",

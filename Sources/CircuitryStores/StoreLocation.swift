@@ -5,6 +5,9 @@ import Logging
 #if Postgres
 import CircuitryPostgres
 #endif
+#if DynamoDB
+import CircuitryDynamoDB
+#endif
 
 /// Where a process keeps its circuits, as one string names it: a SQLite file path, or a server URL.
 ///
@@ -22,7 +25,7 @@ import CircuitryPostgres
 ///
 /// A string that starts with a URL scheme (`name://`) is a server; anything else is a SQLite file. The servers a
 /// build accepts depend on the package traits it was built with: `postgres://` and `postgresql://` need the
-/// `Postgres` trait. A URL of a store this build lacks is refused with a message that says how to get it.
+/// `Postgres` trait, `dynamodb://` the `DynamoDB` trait. A URL of a store this build lacks is refused with a message that says how to get it.
 public struct StoreLocation: Sendable, CustomStringConvertible {
     /// The kinds of store a location can name.
     public enum Kind: Sendable {
@@ -31,6 +34,10 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         #if Postgres
         /// A PostgreSQL server.
         case postgres(PostgresCircuitStore.Configuration)
+        #endif
+        #if DynamoDB
+        /// A DynamoDB table.
+        case dynamodb(DynamoDBCircuitStore.Configuration)
         #endif
     }
 
@@ -63,6 +70,16 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
             #else
             throw StoreLocationError.missingTrait("PostgreSQL", trait: "Postgres")
             #endif
+        case "dynamodb":
+            #if DynamoDB
+            do {
+                self.init(.dynamodb(try DynamoDBCircuitStore.Configuration(url: text)))
+            } catch {
+                throw StoreLocationError(error.message)
+            }
+            #else
+            throw StoreLocationError.missingTrait("DynamoDB", trait: "DynamoDB")
+            #endif
         default:
             throw StoreLocationError(
                 "\(scheme):// is not a store Circuitry knows; give a SQLite file path or one of \(Self.knownSchemes)")
@@ -75,6 +92,9 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         case .sqlite(let path): path
         #if Postgres
         case .postgres(let configuration): configuration.location
+        #endif
+        #if DynamoDB
+        case .dynamodb(let configuration): configuration.location
         #endif
         }
     }
@@ -126,6 +146,13 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
                 configuration: configuration, logger: logger, isolation: isolation
             ) { try await body($0) }
         #endif
+        #if DynamoDB
+        case .dynamodb(let configuration):
+            // Nothing to run or close: requests go through a process-wide HTTP client.
+            let store = try DynamoDBCircuitStore(configuration: configuration, logger: logger)
+            try await store.prepare()
+            return try await body(store)
+        #endif
         }
     }
 
@@ -134,6 +161,9 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         var schemes: [String] = []
         #if Postgres
         schemes += ["postgres://", "postgresql://"]
+        #endif
+        #if DynamoDB
+        schemes += ["dynamodb://"]
         #endif
         return schemes.isEmpty ? "(none: this build knows SQLite files only)" : schemes.joined(separator: ", ")
     }

@@ -1,3 +1,4 @@
+import CircuitryDynamoDBTestSupport
 import CircuitryPostgresTestSupport
 import CircuitryStores
 import CircuitryWorkerReport
@@ -8,12 +9,16 @@ import Testing
 
 @testable import Circuitry
 
-/// Where a lab's workers keep their breakers: a SQLite file in the lab's folder, or a fresh schema on the test
-/// PostgreSQL server, which the workers reach over TCP.
+/// Where a lab's workers keep their breakers: a SQLite file in the lab's folder, a fresh schema on the test
+/// PostgreSQL server, which the workers reach over TCP, or a fresh table on the test moto server (DynamoDB's API over
+/// HTTP).
 enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
     case sqlite = "SQLite"
     #if Postgres
     case postgres = "PostgreSQL"
+    #endif
+    #if DynamoDB
+    case dynamodb = "DynamoDB"
     #endif
 
     var description: String { rawValue }
@@ -45,13 +50,15 @@ final class Lab: Sendable {
     /// What `--db` names: the SQLite file, or the server's URL with this lab's schema.
     let dbArgument: String
     let server: TestPostgresServer?
+    /// The moto server's endpoint, in a DynamoDB lab.
+    let moto: String?
     let binary: URL
     private let workers = Mutex<[WorkerProcess]>([])
     private let rounds = Mutex(0)
 
     /// A lab on a SQLite file.
     convenience init() throws {
-        try self.init(kind: .sqlite, server: nil)
+        try self.init(kind: .sqlite, server: nil, moto: nil)
     }
 
     /// A lab on `kind`: on PostgreSQL, in a fresh schema of the shared test server (started on first use).
@@ -59,23 +66,31 @@ final class Lab: Sendable {
         switch kind {
         case .sqlite: try Lab()
         #if Postgres
-        case .postgres: try Lab(kind: .postgres, server: try await TestPostgresServer.shared())
+        case .postgres: try Lab(kind: .postgres, server: try await TestPostgresServer.shared(), moto: nil)
+        #endif
+        #if DynamoDB
+        case .dynamodb:
+            try Lab(kind: .dynamodb, server: nil, moto: try await TestMotoServer.sharedForProcesses().endpoint)
         #endif
         }
     }
 
-    private init(kind: StoreKind, server: TestPostgresServer?) throws {
+    private init(kind: StoreKind, server: TestPostgresServer?, moto: String?) throws {
         self.kind = kind
         self.server = server
+        self.moto = moto
         binary = try Self.workerBinary()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("circuitry-procs-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         database = folder.appendingPathComponent("breakers.sqlite").path
-        dbArgument = server.map { Self.url(on: $0, schema: Self.freshSchema()) } ?? database
+        dbArgument =
+            moto.map(Self.dynamoURL) ?? server.map { Self.url(on: $0, schema: Self.freshSchema()) } ?? database
     }
 
-    /// A database nobody opened yet, as `--db` names it: `<folder>/<name>.sqlite`, or a fresh schema on the server.
+    /// A database nobody opened yet, as `--db` names it: `<folder>/<name>.sqlite`, or a fresh schema on the server,
+    /// or a fresh table on moto.
     func newDatabase(_ name: String) -> String {
+        if let moto { return Self.dynamoURL(moto) }
         guard let server else { return folder.appendingPathComponent("\(name).sqlite").path }
         return Self.url(on: server, schema: Self.freshSchema())
     }
@@ -87,6 +102,14 @@ final class Lab: Sendable {
 
     private static func url(on server: TestPostgresServer, schema: String) -> String {
         server.url(parameters: "schema=\(schema)")
+    }
+
+    /// A fresh table on moto, created by the first process that opens it. Every worker runs on this host, with one
+    /// clock: no skew to allow for in probe leases. Moto is slow under 8 contending processes on 2 loaded cores, so
+    /// the bound on an operation is raised: the tests measure the guarantees, not the emulator.
+    private static func dynamoURL(_ endpoint: String) -> String {
+        "dynamodb://p-\(UUID().uuidString.lowercased().prefix(18))?region=us-east-1&endpoint=\(endpoint)"
+            + "&create_table=true&clock_skew_ms=0&operation_timeout_ms=10000"
     }
 
     /// A schema name no other test uses.
