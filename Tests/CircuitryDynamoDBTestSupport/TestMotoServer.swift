@@ -129,7 +129,7 @@ package final class TestMotoServer: Sendable {
         /// Starts relaying; returns once the port accepts connections.
         package func start() async throws {
             let relay = try TestMotoServer.launch(
-                script: TestMotoServer.proxyScript, arguments: ["\(port)", "\(target)"], log: "/dev/null")
+                script: TestMotoServer.proxyScript, arguments: ["\(port)", "\(target)"], log: nil)
             process.withLock { $0 = relay }
             TestMotoServer.registerForCleanup(relay)
             try await TestMotoServer.waitForPort(port, process: relay, what: "the relay", log: nil)
@@ -145,12 +145,17 @@ package final class TestMotoServer: Sendable {
 
     // MARK: Processes
 
-    fileprivate static func launch(script: String, arguments: [String], log: String) throws -> Process {
+    /// Starts `python3 -c script arguments…` with its output in the file `log` (created or truncated: a file of the
+    /// test's own folder, never a path it does not own), or discarded when `log` is `nil`.
+    fileprivate static func launch(script: String, arguments: [String], log: String?) throws -> Process {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", "-c", script] + arguments
-        _ = FileManager.default.createFile(atPath: log, contents: nil)
-        let output = FileHandle(forWritingAtPath: log) ?? .nullDevice
+        var output = FileHandle.nullDevice
+        if let log {
+            _ = FileManager.default.createFile(atPath: log, contents: nil)
+            output = FileHandle(forWritingAtPath: log) ?? .nullDevice
+        }
         process.standardOutput = output
         process.standardError = output
         process.standardInput = FileHandle.nullDevice
