@@ -58,3 +58,32 @@ extension Logger {
     /// Drops everything: the tests assert on errors, not on log lines.
     static let quiet = Logger(label: "circuitry.tests", factory: { _ in SwiftLogNoOpLogHandler() })
 }
+
+/// Keeps every log line, with its metadata, as text: for tests that check what the store logs.
+final class LogRecorder: Sendable {
+    private let lines = Mutex<[String]>([])
+
+    /// Every line so far.
+    var text: String { lines.withLock { $0.joined(separator: "\n") } }
+
+    /// A logger at trace level that records here.
+    var logger: Logger {
+        var logger = Logger(label: "circuitry.tests") { _ in Handler(recorder: self) }
+        logger.logLevel = .trace
+        return logger
+    }
+
+    struct Handler: LogHandler {
+        let recorder: LogRecorder
+        var metadata: Logger.Metadata = [:]
+        var logLevel: Logger.Level = .trace
+        subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+            get { metadata[key] }
+            set { metadata[key] = newValue }
+        }
+        func log(event: LogEvent) {
+            let merged = metadata.merging(event.metadata ?? [:]) { $1 }
+            recorder.lines.withLock { $0.append("\(event.level): \(event.message) \(merged)") }
+        }
+    }
+}

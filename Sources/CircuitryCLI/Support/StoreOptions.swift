@@ -36,11 +36,12 @@ struct StoreOptions: ParsableArguments {
         }
     }
 
-    /// The database for messages: the path, or the URL without its password.
+    /// The database for messages: the path, or the URL without its password (and a path without what could be
+    /// one, should it be a mistyped URL).
     var displayLocation: String {
         get throws(ValidationError) {
             switch try location {
-            case .sqlite(let path): path
+            case .sqlite(let path): PasswordRedaction.redacting(path)
             case .postgres(let configuration): configuration.location
             }
         }
