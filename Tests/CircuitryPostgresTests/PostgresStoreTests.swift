@@ -278,4 +278,28 @@ import Testing
         let error = await #expect(throws: CircuitStoreError.self) { _ = try await store.read("x") }
         #expect(error?.code == .closed)
     }
+
+    /// With the server down, every call fails within the configured bounds: the first calls too, which also check
+    /// the tables (they used to wait 10 s each for that).
+    @Test func theFirstCallsToAServerThatIsDownEndWithinTheOperationTimeout() async throws {
+        let port = try await TestPostgresServer.shared().port
+        try await withRunningStores { stores in
+            var configuration = try PostgresCircuitStore.Configuration(
+                url: "postgres://u@127.0.0.1:\(port == 65535 ? 1 : port + 1)/db")
+            configuration.operationTimeout = .milliseconds(500)
+            configuration.connectTimeout = .milliseconds(500)
+            let store = stores.start(try PostgresCircuitStore(configuration: configuration, logger: .quiet))
+            let breakers = try BreakerFactory(store: store, logger: .quiet)
+            for call in 1...2 {
+                let started = ContinuousClock.now
+                await #expect(throws: CircuitStoreError.self) {
+                    try await breakers.breaker(for: "down").execute {}
+                }
+                // 0.5 s plus scheduling; the old start-up bound was 10 s per call. 5 s leaves room for a loaded
+                // machine and still tells the two apart.
+                let elapsed = ContinuousClock.now - started
+                #expect(elapsed < .seconds(5), "call \(call) took \(elapsed)")
+            }
+        }
+    }
 }

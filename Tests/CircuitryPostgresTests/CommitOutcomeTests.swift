@@ -1,0 +1,92 @@
+import Circuitry
+import CircuitryPostgres
+import CircuitryPostgresTestSupport
+import Foundation
+import Logging
+import Synchronization
+import Testing
+
+/// A write whose COMMIT reached the server but whose answer was lost (the deadline passed first, or the network
+/// broke) is neither a success nor a failure to the client until it asks: the store asks the server
+/// (`txid_status`) instead of guessing, so that successes folded into the commit are not counted again and the
+/// transitions it made are called back once.
+@Suite struct CommitOutcomeTests {
+    /// Collects the state-change callbacks.
+    final class Events: Sendable {
+        private let changes = Mutex<[StateChange]>([])
+        func append(_ change: StateChange) { changes.withLock { $0.append(change) } }
+        var targets: [CircuitState] { changes.withLock { $0.map(\.transition.to) } }
+    }
+
+    /// A factory over a store that reaches the server through `proxy`, with a short deadline and successes batched
+    /// until a flush.
+    private func factory(
+        _ stores: RunningStores, server: TestPostgresServer, proxy: CommitStallingProxy, events: Events
+    ) throws -> (PostgresCircuitStore, BreakerFactory) {
+        let store = try stores.store(on: server) {
+            $0.port = proxy.port
+            $0.operationTimeout = .seconds(1)
+        }
+        var configuration = BreakerFactory.Configuration(settings: BreakerSettings(failureThreshold: 2))
+        configuration.maximumBatchedSuccesses = 1000
+        configuration.successFlushInterval = .seconds(3600)
+        configuration.onStateChange = { events.append($0) }
+        return (store, try BreakerFactory(store: store, configuration: configuration, logger: .quiet))
+    }
+
+    @Test func aCommitWhoseAnswerIsLostCountsOnceAndIsCalledBack() async throws {
+        let server = try await TestPostgresServer.shared()
+        let proxy = try CommitStallingProxy(serverPort: server.port)
+        defer { proxy.stop() }
+        try await withRunningStores { stores in
+            let events = Events()
+            let (store, factory) = try factory(stores, server: server, proxy: proxy, events: events)
+            let breaker = try factory.breaker(for: "lost-answer")
+            for _ in 0..<5 { try await breaker.execute {} }  // batched, not written
+
+            // The failure's write folds the 5 successes in; the server commits it, and its answer is lost.
+            proxy.arm(.loseAnswer)
+            let permit = try await breaker.acquire()
+            try await breaker.record(.failure, for: permit)
+            #expect(proxy.sprung == 1, "the COMMIT's answer was lost")
+            try await factory.flush()
+            let counts = try #require(try await store.read("lost-answer").record).counts
+            #expect(counts.successes == 5, "the batched successes are counted once, not again after the lost answer")
+            #expect(counts.failures == 1 && counts.requests == 6)
+
+            // The second failure trips the circuit in a commit whose answer is lost too: called back once.
+            proxy.arm(.loseAnswer)
+            let second = try await breaker.acquire()
+            try await breaker.record(.failure, for: second)
+            #expect(proxy.sprung == 2)
+            #expect(events.targets == [.open], "the committed transition is called back")
+            #expect(try await factory.history(of: "lost-answer").map(\.transition.to) == [.open])
+            #expect(try await breaker.state() == .open)
+        }
+    }
+
+    @Test func aCommitThatNeverReachedTheServerKeepsTheBatchForTheNextWrite() async throws {
+        let server = try await TestPostgresServer.shared()
+        let proxy = try CommitStallingProxy(serverPort: server.port)
+        defer { proxy.stop() }
+        try await withRunningStores { stores in
+            let events = Events()
+            let (store, factory) = try factory(stores, server: server, proxy: proxy, events: events)
+            let breaker = try factory.breaker(for: "lost-commit")
+            for _ in 0..<5 { try await breaker.execute {} }
+
+            proxy.arm(.loseCommit)
+            let permit = try await breaker.acquire()
+            let error = await #expect(throws: CircuitStoreError.self) {
+                try await breaker.record(.failure, for: permit)
+            }
+            #expect(error?.code == .busy || error?.code == .connectionLost, "\(String(describing: error))")
+            #expect(proxy.sprung == 1)
+            try await factory.flush()
+            let counts = try #require(try await store.read("lost-commit").record).counts
+            #expect(counts.successes == 5, "the batch was kept, and written once")
+            #expect(counts.failures == 0, "the failure was not committed, and its caller was told")
+            #expect(events.targets.isEmpty)
+        }
+    }
+}
