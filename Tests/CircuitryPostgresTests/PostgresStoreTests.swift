@@ -302,4 +302,31 @@ import Testing
             }
         }
     }
+
+    /// `forceOpen(_:for:)` counts on the server's clock; an `until` that a client whose clock is 10 minutes behind
+    /// computes is refused instead of opening a circuit "until" a time that has already passed.
+    @Test func aForcedOpenPeriodIsCountedOnTheServersClock() async throws {
+        let server = try await TestPostgresServer.shared()
+        try await withRunningStores { stores in
+            let store = try stores.store(on: server)  // the server's clock
+            let client = ManualClock(start: Timestamp(Date()) - .seconds(600))  // this host's clock, 10 min behind
+            let breakers = try BreakerFactory(store: store, logger: .quiet)
+
+            let refused = await #expect(throws: ConfigurationError.self) {
+                try await breakers.forceOpen("deploy", until: client.now() + .seconds(300), reason: "deploy")
+            }
+            #expect(refused?.setting == "until")
+            #expect(try await breakers.snapshot(of: "deploy")?.record.override == nil, "nothing was forced")
+
+            let before = Timestamp(Date())
+            let until = try await breakers.forceOpen("deploy", for: .seconds(300), reason: "deploy")
+            let after = Timestamp(Date())
+            // The server runs on this machine: its clock reads between our two readings.
+            #expect(before + .seconds(300) <= until && until <= after + .seconds(300), "\(before) \(until) \(after)")
+            let rejection = await #expect(throws: CircuitRejected.self) {
+                try await breakers.breaker(for: "deploy").execute {}
+            }
+            #expect(rejection?.retryAfter == until)
+        }
+    }
 }
