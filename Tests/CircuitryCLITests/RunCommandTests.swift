@@ -116,6 +116,67 @@ import Testing
         #expect(circuit["failures"] as? Int == 0)
     }
 
+    /// `--timeout` ends everything the command started, not only the command: a shell's `sleep` would otherwise
+    /// keep the pipe to `cat` open, and the pipeline would last the 30 s of the `sleep`.
+    @Test func timeoutEndsTheWholeCommandAndLeavesNoOrphan() async throws {
+        let cli = try CLIHarness()
+        let sleeper = cli.path("sleeper.pid")
+        let command =
+            "\(CLIHarness.binary.path) run --circuit group --timeout 1s --db \(cli.databasePath) -- "
+            + "sh -c 'sleep 30 & echo $! > \(sleeper); wait; echo after' | cat"
+        let started = ContinuousClock.now
+        let result = try await cli.launchProcess("/bin/sh", ["-c", command]).wait(timeout: .seconds(60))
+        let elapsed = ContinuousClock.now - started
+        #expect(result.status == 0, "the pipeline's status is cat's: \(result)")
+        #expect(!result.stdout.contains("after"), "\(result)")
+        #expect(result.stderr.contains("ran longer than 1s and was killed"), "\(result)")
+        // 1 s plus start-up; the sleep would hold the pipe for 30 s. 15 s leaves room for a loaded machine.
+        #expect(elapsed < .seconds(15), "the pipeline took \(elapsed)")
+        let text = try String(contentsOfFile: sleeper, encoding: .utf8)
+        let pid = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(isGone(pid), "the command's sleep outlived the timeout")
+        #expect(try await cli.circuit("group")["failures"] as? Int == 1)
+    }
+
+    /// A signal passed on reaches the command's whole group: a shell that waits for its child ends with it.
+    @Test func aSignalPassedOnReachesEverythingTheCommandStarted() async throws {
+        let cli = try CLIHarness()
+        let sleeper = cli.path("sleeper.pid")
+        let launched = try cli.launch(
+            ["run", "--circuit", "fan-out"] + cli.db + [
+                "--", "sh", "-c", "sleep 30 & echo $! > '\(sleeper).tmp'; mv '\(sleeper).tmp' '\(sleeper)'; wait",
+            ])
+        #expect(await cli.eventually { FileManager.default.fileExists(atPath: sleeper) })
+        let text = try String(contentsOfFile: sleeper, encoding: .utf8)
+        let pid = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(launched.pid, SIGTERM)
+        let result = try await launched.wait(timeout: .seconds(20))
+        #expect(result.status == 128 + SIGTERM, "\(result)")
+        #expect(await cli.eventually { isGone(pid) }, "the sleep got the SIGTERM too")
+        #expect(try await cli.circuit("fan-out")["requests"] as? Int == 0)
+    }
+
+    /// A command that handles the signal passed on and exits with 128 + its number (as a JVM does for SIGTERM)
+    /// was interrupted like one the signal killed: neither a success nor a failure.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func commandExitingWith128PlusTheSignalPassedOnCountsNeitherWay(signal: Int32) async throws {
+        let cli = try CLIHarness()
+        #expect(try await cli.run(["reset", "jvm"] + cli.db).status == 0)
+        let ready = cli.path("ready")
+        let name = signal == SIGTERM ? "TERM" : "INT"
+        let launched = try cli.launch(
+            ["run", "--circuit", "jvm"] + cli.db + [
+                "--", "sh", "-c", "trap 'exit \(128 + signal)' \(name); touch '\(ready)'; while :; do sleep 0.05; done",
+            ])
+        #expect(await cli.eventually { FileManager.default.fileExists(atPath: ready) })
+        kill(launched.pid, signal)
+        let result = try await launched.wait(timeout: .seconds(20))
+        #expect(result.status == 128 + signal, "\(result)")
+        let circuit = try await cli.circuit("jvm")
+        #expect(circuit["requests"] as? Int == 0, "\(circuit)")
+        #expect(circuit["failures"] as? Int == 0, "\(circuit)")
+    }
+
     #if os(Linux)
         @Test func commandStartsWithNoSignalBlocked() async throws {
             let cli = try CLIHarness()
@@ -209,4 +270,13 @@ import Testing
         let history = try jsonLines(try await cli.run(["history", "h", "--json"] + cli.db).stdout)
         #expect(history.map { $0["to_state"] as? String } == ["open", "half-open", "closed"])
     }
+}
+
+/// Whether `pid` has ended (gone, or a zombie that nothing reaped yet).
+func isGone(_ pid: pid_t) -> Bool {
+    guard kill(pid, 0) == 0 else { return true }
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    // The state follows the command name in parentheses: "1234 (sleep) Z ...".
+    guard let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
 }
