@@ -141,6 +141,7 @@ import Testing
     /// A signal passed on reaches the command's whole group: a shell that waits for its child ends with it.
     @Test func aSignalPassedOnReachesEverythingTheCommandStarted() async throws {
         let cli = try CLIHarness()
+        #expect(try await cli.run(["reset", "fan-out"] + cli.db).status == 0)
         let sleeper = cli.path("sleeper.pid")
         let launched = try cli.launch(
             ["run", "--circuit", "fan-out"] + cli.db + [
