@@ -44,11 +44,15 @@ extension PostgresCircuitStore {
         /// The most connections this process opens to the server. Each store operation holds one for a few round
         /// trips. Default 4.
         public var maximumConnections: Int
-        /// The longest a new connection may take to open. Default 5 s.
+        /// The longest a new connection may take to open. Default 5 s; at most a day.
         public var connectTimeout: Duration
         /// The longest one store operation may take in all: waiting for a pooled connection, waiting for another
         /// process's row lock, and the round trips. Past it the operation fails with ``CircuitStoreError/Code/busy``
-        /// or ``CircuitStoreError/Code/connectionLost`` and writes nothing. Default 2 s.
+        /// or ``CircuitStoreError/Code/connectionLost`` and writes nothing. Default 2 s; at most a day.
+        ///
+        /// Two exceptions, both once connected: a process's first operation may take up to 10 s more to check (or
+        /// create) the tables; and a write whose COMMIT got no answer by the deadline is checked on another
+        /// connection within another `operationTimeout`, so that whether it committed is known.
         public var operationTimeout: Duration
         /// How many transitions of each circuit the history keeps. Default 100.
         public var historyLimit: Int
