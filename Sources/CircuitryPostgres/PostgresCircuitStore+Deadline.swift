@@ -4,8 +4,8 @@ import Synchronization
 
 /// Every operation runs on a pooled connection within its deadline (``Configuration/operationTimeout``).
 extension PostgresCircuitStore {
-    /// Leases a connection, makes sure the tables are there, and runs `operation`, within
-    /// ``Configuration/operationTimeout``.
+    /// Leases a connection, makes sure the tables are there, and runs `operation`, within `timeout` (by default
+    /// ``Configuration/operationTimeout``).
     ///
     /// A server that cannot be reached fails the operation at its deadline, the first one too. The first operation
     /// that gets a connection also checks the tables (and creates them, once in a database's life): once connected, it
@@ -18,11 +18,13 @@ extension PostgresCircuitStore {
     /// The operation runs in a task of its own, which the caller's cancellation does not reach: recording an outcome
     /// or flushing from a task that is being cancelled must still complete, bounded by the deadline alone. The caller
     /// always waits for that task, so `operation` never outlives this call.
-    func withConnection<T: Sendable>(_ operation: (PostgresConnection) async throws -> T) async throws -> T {
+    func withConnection<T: Sendable>(
+        timeout: Duration? = nil, _ operation: (PostgresConnection) async throws -> T
+    ) async throws -> T {
         guard state.withLock({ $0.lifecycle }) != .finished else {
             throw CircuitStoreError(code: .closed, message: "the store's run() has ended", location: location)
         }
-        let timeout = configuration.operationTimeout
+        let timeout = timeout ?? configuration.operationTimeout
         do {
             let value = try await withoutActuallyEscaping(operation) { operation in
                 let box = OperationBox(operation)

@@ -127,16 +127,18 @@ public final class PostgresCircuitStore: CircuitStore, Service {
     ///
     /// A server that cannot be reached, an unknown database or refused credentials fail within
     /// ``Configuration/connectTimeout``, with the cause: ``prepare()`` first opens one connection of its own, which
-    /// the pool would instead retry until the operation's deadline. Once connected, the check of the tables may wait
-    /// up to 10 s (or ``Configuration/operationTimeout`` if longer) behind other processes creating them at once, as
-    /// the first operation's does.
+    /// the pool would instead retry until the operation's deadline. Once the server has answered, the pool's first
+    /// connection and the check of the tables may take up to 10 s (or ``Configuration/operationTimeout`` if longer):
+    /// on a loaded host, behind other processes creating the tables at once. So a program that calls ``prepare()``
+    /// (as ``withStore(configuration:clock:logger:_:)`` does) starts with a connection ready.
     ///
     /// - Throws: ``CircuitStoreError`` with ``CircuitStoreError/Code/newerSchema`` for tables of a newer Circuitry,
     ///   ``CircuitStoreError/Code/foreignDatabase`` for a `circuits` table that is not Circuitry's, or a connection
     ///   failure (``CircuitStoreError/Code/cannotOpen``).
     public func prepare() async throws {
         try await checkServer()
-        try await withConnection { _ in }
+        // The server has just been reached: the pool's first connection may take as long as the tables' check.
+        try await withConnection(timeout: startupTimeout) { _ in }
     }
 
     /// Opens one connection outside the pool and closes it again, within ``Configuration/connectTimeout``.

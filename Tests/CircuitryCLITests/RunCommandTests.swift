@@ -187,9 +187,8 @@ import Testing
             #expect(result.stdout == "SigBlk:\t0000000000000000\n")
         }
 
-        /// A ^C typed at the terminal reaches the command (in circuitry's process group), and circuitry survives it
-        /// and exits with the command's status. (That circuitry does not send it a second time cannot be seen here:
-        /// two SIGINTs microseconds apart merge into one pending signal.)
+        /// A ^C typed at the terminal reaches the command (whose process group has the terminal while it runs), and
+        /// circuitry, which does not get it, exits with the command's status.
         @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
         func terminalInterruptReachesTheCommandAndCircuitryWaitsForIt() async throws {
             let cli = try CLIHarness()
@@ -208,6 +207,56 @@ import Testing
             #expect(result.status == 0, "\(result)")
             #expect(result.stdout.components(separatedBy: "caught INT").count == 2, "\(result)")
             #expect(result.stdout.contains("end"), "\(result)")
+        }
+
+        /// In an interactive shell with job control, the command behaves as a job the shell started itself: ^Z stops
+        /// it and circuitry (the shell reports the job stopped), `fg` continues both and gives the command the
+        /// terminal back, so that it reads what is typed next; a ^C it dies of counts as neither outcome.
+        @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+        func jobControlInAnInteractiveShell() async throws {
+            let cli = try CLIHarness()
+            #expect(try await cli.run(["reset", "interrupted"] + cli.db).status == 0)
+            let (ready, typescript) = (cli.path("ready"), cli.path("typescript"))
+            let run = "\(CLIHarness.binary.path) run --db \(cli.databasePath) --circuit"
+            let announce = "echo \\$\\$ > \(ready).tmp; mv \(ready).tmp \(ready)"
+            // The typist waits on what it can see (a file, the typescript, the command's state in ps), never on time;
+            // each wait gives up after 30 s.
+            let typist = """
+                waitfor() { i=0; while ! eval "$1"; do sleep 0.01; i=$((i+1)); [ $i -lt 3000 ] || exit 1; done; }
+                printf '%s\\n' "\(run) job -- sh -c '\(announce); read line; echo got:\\$line'"
+                waitfor '[ -e \(ready) ]'
+                printf '\\032'
+                waitfor 'grep -qi stopped \(typescript)'
+                printf 'fg\\n'
+                waitfor 'ps -o stat= -p $(cat \(ready)) | grep -q "^[^T]*+"'
+                printf 'hello\\n'
+                waitfor 'grep -q got:hello \(typescript)'
+                printf 'echo first:$?\\n'
+                waitfor 'grep -q "first:[0-9]" \(typescript)'
+                rm \(ready)
+                printf '%s\\n' "\(run) interrupted -- sh -c '\(announce); exec sleep 30'"
+                waitfor '[ -e \(ready) ]'
+                printf '\\003'
+                waitfor '! kill -0 $(cat \(ready)) 2>/dev/null'
+                printf 'echo second:$?\\n'
+                waitfor 'grep -q "second:[0-9]" \(typescript)'
+                printf 'exit\\n'
+                sleep 1
+                """
+            let launched = try cli.launchProcess(
+                "/bin/sh", ["-c", "(\(typist)) | /usr/bin/script -qfc '/bin/sh -i' \(typescript)"],
+                environment: ["PS1": "$ "])
+            let result = try await launched.wait(timeout: .seconds(90))
+            let text = (try? String(contentsOfFile: typescript, encoding: .utf8)) ?? ""
+            #expect(result.status == 0, "\(result) \(text)")
+            #expect(text.lowercased().contains("stopped"), "the shell saw the job stopped: \(text)")
+            #expect(text.contains("got:hello"), "the command read the terminal after fg: \(text)")
+            #expect(text.contains("first:0"), "\(text)")
+            #expect(text.contains("second:130"), "the ^C's status, as a shell reports it: \(text)")
+            let job = try await cli.circuit("job")
+            #expect(job["successes"] as? Int == 1, "\(job)")
+            let interrupted = try await cli.circuit("interrupted")
+            #expect(interrupted["requests"] as? Int == 0, "a ^C counts neither way: \(interrupted)")
         }
     #endif
 

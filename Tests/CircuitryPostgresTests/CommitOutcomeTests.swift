@@ -22,8 +22,8 @@ import Testing
     /// until a flush.
     private func factory(
         _ stores: RunningStores, server: TestPostgresServer, proxy: CommitStallingProxy, events: Events
-    ) throws -> (PostgresCircuitStore, BreakerFactory) {
-        let store = try stores.store(on: server) {
+    ) async throws -> (PostgresCircuitStore, BreakerFactory) {
+        let store = try await stores.preparedStore(on: server) {
             $0.port = proxy.port
             $0.operationTimeout = .seconds(1)
         }
@@ -50,7 +50,7 @@ import Testing
         defer { proxy.stop() }
         try await withRunningStores { stores in
             let events = Events()
-            let (store, factory) = try factory(stores, server: server, proxy: proxy, events: events)
+            let (store, factory) = try await factory(stores, server: server, proxy: proxy, events: events)
             let breaker = try factory.breaker(for: "lost-answer")
             for _ in 0..<5 { try await breaker.execute {} }  // batched, not written
 
@@ -82,7 +82,7 @@ import Testing
         defer { proxy.stop() }
         try await withRunningStores { stores in
             let events = Events()
-            let (store, factory) = try factory(stores, server: server, proxy: proxy, events: events)
+            let (store, factory) = try await factory(stores, server: server, proxy: proxy, events: events)
             let breaker = try factory.breaker(for: "lost-commit")
             for _ in 0..<5 { try await breaker.execute {} }
 

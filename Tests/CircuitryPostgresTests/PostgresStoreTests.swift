@@ -68,7 +68,9 @@ import Testing
         let schema = RunningStores.freshSchema()
         try await withRunningStores { stores in
             let clock = ManualClock()
-            let store = try stores.store(on: server, schema: schema, clock: clock) { $0.tablePrefix = "jobs_" }
+            let store = try await stores.preparedStore(on: server, schema: schema, clock: clock) {
+                $0.tablePrefix = "jobs_"
+            }
             var configuration = BreakerFactory.Configuration(settings: BreakerSettings(failureThreshold: 1))
             configuration.actor = "test"
             let breakers = try BreakerFactory(store: store, configuration: configuration, logger: .quiet)
@@ -156,7 +158,7 @@ import Testing
     @Test func timeComesFromTheServer() async throws {
         let server = try await TestPostgresServer.shared()
         try await withRunningStores { stores in
-            let store = try stores.store(on: server)
+            let store = try await stores.preparedStore(on: server)
             let before = Timestamp(Date())
             let now = try await store.read("x").now
             let after = Timestamp(Date())
@@ -173,7 +175,7 @@ import Testing
     @Test func historyIsPrunedPerCircuitAndFollowedInCommitOrder() async throws {
         let server = try await TestPostgresServer.shared()
         try await withRunningStores { stores in
-            let store = try stores.store(on: server, clock: ManualClock()) { $0.historyLimit = 3 }
+            let store = try await stores.preparedStore(on: server, clock: ManualClock()) { $0.historyLimit = 3 }
             for index in 0..<5 {
                 for name in ["a", "b"] {
                     try await store.update(name) { record, now in
@@ -198,7 +200,7 @@ import Testing
         let server = try await TestPostgresServer.shared()
         struct Refused: Error {}
         try await withRunningStores { stores in
-            let store = try stores.store(on: server)
+            let store = try await stores.preparedStore(on: server)
             await #expect(throws: Refused.self) {
                 try await store.update("x") { record, now -> StoreUpdate<Void> in
                     record = CircuitRecord(name: "x", createdAt: now)
@@ -218,14 +220,21 @@ import Testing
                 record = CircuitRecord(name: "x", createdAt: now)
                 return StoreUpdate(value: (), write: true)
             }
-            let store = try stores.store(on: server, schema: schema) { $0.operationTimeout = .seconds(1) }
-            _ = try await store.read("x")  // connected, and the tables checked
-            // psql holds the row lock for 3 s, far past the store's bound.
+            let store = try await stores.preparedStore(on: server, schema: schema) { $0.operationTimeout = .seconds(1) }
+            // psql holds the row lock for 6 s, far past the store's bound.
             let holder = Task.detached {
                 try server.psql(
-                    "BEGIN; SELECT 1 FROM \(schema).circuits WHERE name = 'x' FOR UPDATE; SELECT pg_sleep(4); COMMIT")
+                    "BEGIN; SELECT 1 FROM \(schema).circuits WHERE name = 'x' FOR UPDATE; SELECT pg_sleep(6); COMMIT")
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // Once psql sleeps, it holds the lock (taken by the statement before). Waited for, not guessed: on a
+            // loaded machine psql may take longer than any fixed pause to get there.
+            let sleeping =
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%\(schema)%'"
+            var waited = 0
+            while try server.psql(sleeping) == "0", waited < 3000 {
+                try await Task.sleep(for: .milliseconds(10))
+                waited += 1
+            }
             let started = ContinuousClock.now
             let error = await #expect(throws: CircuitStoreError.self) {
                 try await store.update("x") { _, _ in StoreUpdate(value: (), write: false) }
@@ -308,7 +317,7 @@ import Testing
     @Test func aForcedOpenPeriodIsCountedOnTheServersClock() async throws {
         let server = try await TestPostgresServer.shared()
         try await withRunningStores { stores in
-            let store = try stores.store(on: server)  // the server's clock
+            let store = try await stores.preparedStore(on: server)  // the server's clock
             let client = ManualClock(start: Timestamp(Date()) - .seconds(600))  // this host's clock, 10 min behind
             let breakers = try BreakerFactory(store: store, logger: .quiet)
 

@@ -20,6 +20,18 @@ final class RunningStores: Sendable {
         return start(try PostgresCircuitStore(configuration: configuration, clock: clock, logger: .quiet))
     }
 
+    /// ``store(on:schema:clock:configure:)``, prepared (``PostgresCircuitStore/prepare()``): connected, with its
+    /// tables, as a program that starts with `withStore` is. For tests whose first operation must not also pay for
+    /// the first connection and the tables, which take seconds on a loaded machine.
+    func preparedStore(
+        on server: TestPostgresServer, schema: String = RunningStores.freshSchema(), clock: (any WallClock)? = nil,
+        configure: (inout PostgresCircuitStore.Configuration) -> Void = { _ in }
+    ) async throws -> PostgresCircuitStore {
+        let store = try store(on: server, schema: schema, clock: clock, configure: configure)
+        try await store.prepare()
+        return store
+    }
+
     /// Runs `store`'s pool until the end of the test.
     @discardableResult
     func start(_ store: PostgresCircuitStore) -> PostgresCircuitStore {
