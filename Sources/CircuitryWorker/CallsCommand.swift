@@ -51,6 +51,9 @@ struct CallsCommand: AsyncParsableCommand {
     @Flag(help: "Stop after the first half-open probe this process ran (once its outcome is recorded).")
     var untilProbed = false
 
+    @Option(help: "Stop after the first call that runs once this file exists (once its outcome is recorded).")
+    var untilFile: String?
+
     func validate() throws {
         guard
             outcome == "fail" || outcome == "succeed" || (!outcome.isEmpty && outcome.allSatisfy({ "SF".contains($0) }))
@@ -73,6 +76,7 @@ struct CallsCommand: AsyncParsableCommand {
         let deadline = started + .milliseconds(durationMs)
 
         for index in 0..<calls where ContinuousClock.now < deadline {
+            let last = untilFile.map { FileManager.default.fileExists(atPath: $0) } ?? false
             let asked = ContinuousClock.now
             let permit: CircuitPermit
             do {
@@ -130,6 +134,7 @@ struct CallsCommand: AsyncParsableCommand {
                     at: answeredAt, acquireMs: acquireMs, recordMs: recordMs))
             if untilClosed, !permit.isProbe, report.rejected > 0 { break }
             if untilProbed, permit.isProbe { break }
+            if last { break }
         }
 
         do {
