@@ -51,6 +51,12 @@ struct CallsCommand: AsyncParsableCommand {
     @Flag(help: "Stop after the first half-open probe this process ran (once its outcome is recorded).")
     var untilProbed = false
 
+    @Flag(
+        help:
+            "Calls fail until the circuit's history shows it opened (the upstream is down until then), then follow --outcome."
+    )
+    var failUntilOpened = false
+
     @Option(help: "Stop after the first call that runs once this file exists (once its outcome is recorded).")
     var untilFile: String?
 
@@ -109,7 +115,8 @@ struct CallsCommand: AsyncParsableCommand {
             if permit.isProbe { report.probes += 1 }
             if report.rejected > 0 { report.ranAfterFirstRejection += 1 }
 
-            let fails = willFail(index, failUntil: failUntil)
+            var fails = willFail(index, failUntil: failUntil)
+            if failUntilOpened, try await factory.history(of: breaker.circuit, limit: 1).isEmpty { fails = true }
             try await idle(milliseconds: workMs)
             report.ran += 1
             if fails { report.failuresRun += 1 } else { report.successesRun += 1 }

@@ -298,11 +298,13 @@ struct CrossProcessTests {
         let lab = try await Lab.open(store)
         defer { lab.tearDown() }
         // All processes fail at once (one trip), race for the half-open transition when the open period ends,
-        // and one probe closes the circuit.
+        // and one probe closes the circuit. The upstream is down until the circuit first opens, whenever each process
+        // gets there: a failure window of each process's own (it used to be 100 ms from its start) could, on a loaded
+        // machine, still be open in a late process after the circuit closed, and open it again.
         let workers = try await lab.startTogether(processes, "once") { _ in
             [
                 "calls", "--db", lab.dbArgument, "--circuit", "once", "--calls", "3000", "--duration-ms", "5000",
-                "--fail-for-ms", "100", "--outcome", "succeed", "--threshold", "1", "--open-for-ms", "250",
+                "--fail-until-opened", "--outcome", "succeed", "--threshold", "1", "--open-for-ms", "250",
                 "--work-ms", "5", "--reject-pause-ms", "1", "--until-closed",
             ]
         }
