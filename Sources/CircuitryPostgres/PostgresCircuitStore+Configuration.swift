@@ -50,9 +50,11 @@ extension PostgresCircuitStore {
         /// process's row lock, and the round trips. Past it the operation fails with ``CircuitStoreError/Code/busy``
         /// or ``CircuitStoreError/Code/connectionLost`` and writes nothing. Default 2 s; at most a day.
         ///
-        /// Two exceptions, both once connected: a process's first operation may take up to 10 s more to check (or
-        /// create) the tables; and a write whose COMMIT got no answer by the deadline is checked on another
-        /// connection within another `operationTimeout`, so that whether it committed is known.
+        /// Until the store has had a connection, ``connectTimeout`` bounds the wait if it is longer (the pool's first
+        /// connection must be opened). Two exceptions, both once connected: a process's first operation may take up
+        /// to 10 s more to check (or create) the tables; and a write whose COMMIT got no answer by the deadline is
+        /// checked on another connection within another `operationTimeout` (or `connectTimeout`), so that whether it
+        /// committed is known.
         public var operationTimeout: Duration
         /// How many transitions of each circuit the history keeps. Default 100.
         public var historyLimit: Int

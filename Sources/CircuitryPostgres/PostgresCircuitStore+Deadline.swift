@@ -5,7 +5,8 @@ import Synchronization
 /// Every operation runs on a pooled connection within its deadline (``Configuration/operationTimeout``).
 extension PostgresCircuitStore {
     /// Leases a connection, makes sure the tables are there, and runs `operation`, within `timeout` (by default
-    /// ``Configuration/operationTimeout``).
+    /// ``Configuration/operationTimeout``, or ``Configuration/connectTimeout`` if longer while the store has not yet
+    /// had a connection: the pool's first one must be opened first).
     ///
     /// A server that cannot be reached fails the operation at its deadline, the first one too. The first operation
     /// that gets a connection also checks the tables (and creates them, once in a database's life): once connected, it
@@ -24,7 +25,10 @@ extension PostgresCircuitStore {
         guard state.withLock({ $0.lifecycle }) != .finished else {
             throw CircuitStoreError(code: .closed, message: "the store's run() has ended", location: location)
         }
-        let timeout = timeout ?? configuration.operationTimeout
+        let timeout =
+            timeout
+            ?? (state.withLock { $0.hasConnected }
+                ? configuration.operationTimeout : max(configuration.operationTimeout, configuration.connectTimeout))
         do {
             let value = try await withoutActuallyEscaping(operation) { operation in
                 let box = OperationBox(operation)
@@ -69,17 +73,27 @@ extension PostgresCircuitStore {
         let slot = ConnectionSlot()
         return try await withThrowingTaskGroup(of: Race<T>.self) { group in
             group.addTask {
-                do {
-                    return .finished(
-                        try await self.client.withConnection { connection in
-                            slot.hold(connection)
-                            defer { slot.release() }
-                            return try await operation(connection, slot)
-                        })
-                } catch  where !slot.wasLeased {
-                    // The pool could not hand out a connection (for example, it gave up reconnecting).
-                    throw PostgresErrorMapping.storeError(error, sql: nil, location: self.location)
+                // A connection that a deadline closed may be handed out again before the pool has seen it close:
+                // such a lease is given back and another taken.
+                for _ in 1...3 {
+                    do {
+                        return .finished(
+                            try await self.client.withConnection { connection in
+                                guard !connection.isClosed else { throw ClosedConnection() }
+                                slot.hold(connection)
+                                defer { slot.release() }
+                                return try await operation(connection, slot)
+                            })
+                    } catch is ClosedConnection {
+                        continue
+                    } catch  where !slot.wasLeased {
+                        // The pool could not hand out a connection (for example, it gave up reconnecting).
+                        throw PostgresErrorMapping.storeError(error, sql: nil, location: self.location)
+                    }
                 }
+                throw CircuitStoreError(
+                    code: .connectionLost, message: "the pool handed out only closed connections",
+                    location: self.location)
             }
             group.addTask {
                 try await Task.sleep(for: timeout)
@@ -185,6 +199,9 @@ private final class OperationBox<T>: @unchecked Sendable {
         operation = nil
     }
 }
+
+/// A leased connection was already closed.
+private struct ClosedConnection: Error {}
 
 /// The connection an operation holds, so that its deadline can close it, and any time granted past the deadline.
 private final class ConnectionSlot: Sendable {

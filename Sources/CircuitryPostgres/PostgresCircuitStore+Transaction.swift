@@ -145,7 +145,8 @@ extension PostgresCircuitStore {
     /// Without asking, a commit whose answer was lost would look like a failure: the caller would put back the
     /// successes it had batched into the commit, and count them a second time at its next write, and the
     /// transitions the commit made would never be called back. The server keeps the status of recent transactions
-    /// (`txid_status`), which another connection can read within another ``Configuration/operationTimeout``. If it
+    /// (`txid_status`), which another connection can read within another ``Configuration/operationTimeout`` (or
+    /// ``Configuration/connectTimeout``, if longer, as it may have to open one). If it
     /// cannot say (unreachable, or the COMMIT still in progress at the deadline), the update fails as it would have,
     /// with a message that says the write may have committed.
     /// https://www.postgresql.org/docs/15/functions-info.html#FUNCTIONS-PG-SNAPSHOT
@@ -154,7 +155,9 @@ extension PostgresCircuitStore {
         binds.append(sent.transaction)
         let status: String?
         do {
-            status = try await withConnection { connection in
+            // Another connection, which may have to be opened: connectTimeout may be the longer bound.
+            let bound = max(configuration.operationTimeout, configuration.connectTimeout)
+            status = try await withConnection(timeout: bound) { connection in
                 while true {
                     let rows = try await self.query(
                         PostgresQuery(unsafeSQL: "SELECT txid_status($1)", binds: binds), on: connection)

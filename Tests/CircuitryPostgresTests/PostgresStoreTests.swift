@@ -216,7 +216,7 @@ import Testing
         let server = try await TestPostgresServer.shared()
         let schema = RunningStores.freshSchema()
         try await withRunningStores { stores in
-            try await stores.store(on: server, schema: schema).update("x") { record, now in
+            try await stores.preparedStore(on: server, schema: schema).update("x") { record, now in
                 record = CircuitRecord(name: "x", createdAt: now)
                 return StoreUpdate(value: (), write: true)
             }
@@ -301,13 +301,14 @@ import Testing
             let breakers = try BreakerFactory(store: store, logger: .quiet)
             for call in 1...2 {
                 let started = ContinuousClock.now
-                await #expect(throws: CircuitStoreError.self) {
+                let error = await #expect(throws: CircuitStoreError.self) {
                     try await breakers.breaker(for: "down").execute {}
                 }
-                // 0.5 s plus scheduling; the old start-up bound was 10 s per call. 5 s leaves room for a loaded
-                // machine and still tells the two apart.
-                let elapsed = ContinuousClock.now - started
-                #expect(elapsed < .seconds(5), "call \(call) took \(elapsed)")
+                // The bound the store applied is in its message (it used to be 10 s): a loaded machine can starve this
+                // test's threads for seconds, so the wall clock only guards against a hang.
+                #expect(
+                    error?.message.contains("within 0.5 seconds") == true, "call \(call): \(String(describing: error))")
+                #expect(ContinuousClock.now - started < .seconds(60), "call \(call)")
             }
         }
     }
