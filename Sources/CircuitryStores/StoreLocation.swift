@@ -86,10 +86,11 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         }
     }
 
-    /// The location for messages and logs: the path, or the URL without its password.
+    /// The location for messages and logs: the URL without its password, or the path (without what could be a
+    /// password, should it be a mistyped URL such as `postgres:/alice:secret@db/jobs`).
     public var description: String {
         switch kind {
-        case .sqlite(let path): path
+        case .sqlite(let path): PasswordRedaction.redacting(path)
         #if Postgres
         case .postgres(let configuration): configuration.location
         #endif

@@ -167,15 +167,18 @@ final class BreakerEngine: Sendable {
             record: record, storedState: stored?.state, now: now, unflushedSuccesses: batcher.pending(name))
     }
 
-    func override(
+    /// An operator's change to the circuit, in one atomic update after what time alone changed; returns what
+    /// `change` returns.
+    @discardableResult
+    func override<Value: Sendable>(
         _ name: String,
         _ change:
             @escaping @Sendable (CircuitStateMachine, inout CircuitRecord, Timestamp, inout [CircuitTransition])
-            -> Void
-    ) async throws {
+            -> Value
+    ) async throws -> Value {
         try await modify(identity(named: name)) { machine, record, now, transitions in
             machine.advance(&record, now: now, transitions: &transitions)
-            change(machine, &record, now, &transitions)
+            return change(machine, &record, now, &transitions)
         }
     }
 

@@ -136,10 +136,37 @@ public final class BreakerFactory: Sendable {
     }
 
     /// Holds the circuit open in every process, until `until` or (if `nil`) until it is reset or forced closed.
+    ///
+    /// `until` is compared with the store's clock, which for a server store is the server's, not this host's: to hold
+    /// a circuit open for a while, use ``forceOpen(_:for:reason:)``, which needs no clock here.
+    /// - Throws: ``ConfigurationError`` (setting `until`) if `until` is not after the store's time now; the override
+    ///   is then not applied.
     public func forceOpen(_ name: String, until: Timestamp? = nil, reason: String? = nil) async throws {
         try CircuitName.validate(name)
-        try await engine.override(name) { machine, record, now, transitions in
+        let refusedAt: Timestamp? = try await engine.override(name) { machine, record, now, transitions in
+            if let until, until <= now { return now }
             machine.forceOpen(&record, until: until, reason: reason, now: now, transitions: &transitions)
+            return nil
+        }
+        if let refusedAt, let until {
+            throw ConfigurationError.invalidSetting(
+                "until", "\(until)", expected: "a time after the store's time now, \(refusedAt)")
+        }
+    }
+
+    /// Holds the circuit open in every process for `duration`, counted from the store's time now (the server's, for
+    /// a server store), so that a host whose clock is off holds it open exactly as long. Returns when it ends.
+    /// - Throws: ``ConfigurationError`` (setting `duration`) if `duration` is not longer than zero.
+    @discardableResult
+    public func forceOpen(_ name: String, for duration: Duration, reason: String? = nil) async throws -> Timestamp {
+        try CircuitName.validate(name)
+        guard duration > .zero else {
+            throw ConfigurationError.invalidSetting("duration", "\(duration)", expected: "longer than zero")
+        }
+        return try await engine.override(name) { machine, record, now, transitions in
+            let until = now + duration
+            machine.forceOpen(&record, until: until, reason: reason, now: now, transitions: &transitions)
+            return until
         }
     }
 

@@ -61,11 +61,14 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
 }
 
 extension Duration {
-    /// The duration in whole milliseconds, rounded down (saturating at `Int64.max`).
-    var milliseconds: Int64 {
+    /// The duration in whole milliseconds, rounded toward zero, saturating at `Int64.min` and `Int64.max`. `package`,
+    /// so that every store converts durations the same way.
+    package var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
         if overflow { return seconds < 0 ? .min : .max }
-        return ms + attoseconds / 1_000_000_000_000_000
+        let (sum, overflowed) = ms.addingReportingOverflow(attoseconds / 1_000_000_000_000_000)
+        if overflowed { return seconds < 0 ? .min : .max }
+        return sum
     }
 }
