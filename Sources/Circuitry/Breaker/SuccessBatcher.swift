@@ -6,32 +6,46 @@ import Synchronization
 /// not take the write lock for it: it counts it here and writes the sum with the circuit's next write, or when
 /// the batch is `maximumCount` large or `maximumAge` old (checked as calls arrive; there are no timers), or on
 /// ``BreakerFactory/flush()``. Successes of an older generation are dropped when they are folded in.
+///
+/// A batch's age is measured by the monotonic clock, not the wall clock, so that a step of the wall clock neither
+/// writes every batch at once (forward) nor holds them back for the size of the step (backward).
 final class SuccessBatcher: Sendable {
-    struct Batch: Sendable, Hashable {
+    struct Batch: Sendable {
         var generation: Int64
         var count: Int64
-        var since: Timestamp
+        /// When the first success of the batch was counted, by the monotonic clock.
+        var since: ContinuousClock.Instant
+        /// The breaker that started the batch: a flush writes it as that breaker's operation, so that a transition it
+        /// commits is announced with the breaker's base name (metrics) and context (callback).
+        var circuit: CircuitIdentity
     }
 
     private let batches = Mutex<[String: Batch]>([:])
     let maximumCount: Int64
     let maximumAge: Duration
+    private let monotonicNow: @Sendable () -> ContinuousClock.Instant
 
-    init(maximumCount: Int64, maximumAge: Duration) {
+    /// - Parameter monotonicNow: The monotonic clock (tests inject one).
+    init(
+        maximumCount: Int64, maximumAge: Duration,
+        monotonicNow: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
         self.maximumCount = maximumCount
         self.maximumAge = maximumAge
+        self.monotonicNow = monotonicNow
     }
 
-    /// Counts one success; returns `true` when the circuit's batch should be written now.
-    func add(_ name: String, generation: Int64, now: Timestamp) -> Bool {
-        batches.withLock { batches in
-            if var batch = batches[name], batch.generation == generation {
-                batch.count += 1
-                batches[name] = batch
+    /// Counts one success of `circuit`; returns `true` when the circuit's batch should be written now.
+    func add(_ circuit: CircuitIdentity, generation: Int64) -> Bool {
+        let now = monotonicNow()
+        return batches.withLock { batches in
+            if var batch = batches[circuit.name], batch.generation == generation {
+                batch.count = batch.count.saturatingAdd(1)
+                batches[circuit.name] = batch
                 return batch.count >= maximumCount || now - batch.since >= maximumAge
             }
             // A batch of an older generation would be dropped when folded: start over.
-            batches[name] = Batch(generation: generation, count: 1, since: now)
+            batches[circuit.name] = Batch(generation: generation, count: 1, since: now, circuit: circuit)
             return maximumCount <= 1
         }
     }
@@ -45,7 +59,7 @@ final class SuccessBatcher: Sendable {
     func restore(_ name: String, _ batch: Batch) {
         batches.withLock { batches in
             if var current = batches[name], current.generation == batch.generation {
-                current.count += batch.count
+                current.count = current.count.saturatingAdd(batch.count)
                 current.since = min(current.since, batch.since)
                 batches[name] = current
             } else if batches[name] == nil {
@@ -54,8 +68,8 @@ final class SuccessBatcher: Sendable {
         }
     }
 
-    /// The names of every circuit with a batch.
-    var names: [String] { batches.withLock { Array($0.keys) } }
+    /// The breakers that started the batches waiting now, one per circuit.
+    var circuits: [CircuitIdentity] { batches.withLock { $0.values.map(\.circuit) } }
 
     /// The number of successes waiting for `name`.
     func pending(_ name: String) -> Int64 { batches.withLock { $0[name]?.count ?? 0 } }
