@@ -132,6 +132,20 @@ extension StoreConformance {
             try expectEqual(
                 try await breaker.snapshot().record.counts.successes, 4, "successes of the new circuit only")
         },
+        Check(name: "forgetting a circuit first commits what time changed, as timers would have") { context in
+            let events = Events()
+            let factory = try context.factory(oneProbeSettings) { $0.onStateChange = { events.append($0) } }
+            let breaker = try factory.breaker(for: "forgotten-late")
+            let start = context.clock.now()
+            try await fail(breaker, times: 3)
+            context.clock.advance(by: .seconds(25))
+            try expect(try await factory.forget("forgotten-late"), "forget removed the circuit")
+            let history = try await factory.history(of: "forgotten-late").map(\.transition)
+            try expectEqual(history.map(\.to), [.open, .halfOpen], "transitions")
+            try expectEqual(history.last?.at, start + .seconds(10), "the open period ended at +10 s")
+            try expectEqual(events.targets, [.open, .halfOpen], "callbacks")
+            try expect(try await factory.snapshot(of: "forgotten-late") == nil, "the circuit is gone")
+        },
         Check(name: "a probe of a forgotten circuit cannot close the circuit that replaced it") { context in
             let factory = try context.factory(oneProbeSettings)
             let breaker = try factory.breaker(for: "probe-life")

@@ -9,7 +9,7 @@ import Testing
 ///
 /// Each store gets a time budget: `CIRCUITRY_FUZZ_SECONDS` (default 1.5 s, which `make test` uses; `make fuzz`
 /// sets more). Scenarios are numbered from `CIRCUITRY_FUZZ_SEED` (default 1), so a failure names the seed that
-/// reproduces it: `CIRCUITRY_FUZZ_SEED=<seed> CIRCUITRY_FUZZ_SECONDS=0 make fuzz` runs that one scenario first.
+/// reproduces it: `make fuzz FUZZ_SEED=<seed> FUZZ_SECONDS=0` runs that scenario (and the next) again.
 @Suite struct FuzzTests {
     static let environment = ProcessInfo.processInfo.environment
     static let budget = Duration.milliseconds(

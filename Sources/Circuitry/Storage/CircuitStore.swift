@@ -81,7 +81,11 @@ public enum CircuitName {
     /// of Foundation's normalisation (microseconds per name).
     public static func nfc(_ name: String) -> String {
         if name.utf8.allSatisfy({ $0 < 0x80 }) { return name }
-        return name.precomposedStringWithCanonicalMapping
+        let normal = name.precomposedStringWithCanonicalMapping
+        // A name already in NFC comes back as it was given; otherwise as a native Swift string (Foundation's may be
+        // bridged storage, slower to hash and compare in the breaker's tables on every call).
+        if normal.utf8.elementsEqual(name.utf8) { return name }
+        return String(decoding: Array(normal.utf8), as: UTF8.self)
     }
 
     /// Throws a ``ConfigurationError`` if `name` is empty, longer than ``maximumLength`` bytes, or contains a control
