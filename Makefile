@@ -3,12 +3,13 @@ SWIFT ?= swift
 # CI builds with warnings as errors; so does every target here.
 STRICT := -Xswiftc -warnings-as-errors
 
-.PHONY: help build test demo demo-postgres bench bench-postgres lint format clean
+.PHONY: help build test fuzz demo demo-postgres bench bench-postgres lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
 	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
 	@echo "make test   - build with warnings as errors and run every test"
+	@echo "make fuzz   - random operation sequences against the breaker for FUZZ_SECONDS per store (default 120)"
 	@echo "make build  - debug build of every product"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
 	@echo "make bench-postgres - the PostgreSQL store against its floors, beside SQLite, on a throw-away server"
@@ -20,6 +21,16 @@ build:
 test:
 	$(SWIFT) build --build-tests $(STRICT)
 	$(SWIFT) test --skip-build
+
+# Random operation sequences (Tests/CircuitryTests/FuzzTests.swift) for FUZZ_SECONDS per store, numbered from
+# FUZZ_SEED (default: the time, so that each run explores new ones); `make test` runs seeds 1… for 1.5 s. A failure
+# prints its seed and the shortest failing sequence: `make fuzz FUZZ_SEED=<seed> FUZZ_SECONDS=0` runs it again.
+FUZZ_SECONDS ?= 120
+FUZZ_SEED ?= $(shell date +%s)
+
+fuzz:
+	$(SWIFT) build --build-tests $(STRICT)
+	CIRCUITRY_FUZZ_SECONDS=$(FUZZ_SECONDS) CIRCUITRY_FUZZ_SEED=$(FUZZ_SEED) $(SWIFT) test --skip-build --filter FuzzTests
 
 demo:
 	$(SWIFT) run -c release circuitry-demo
