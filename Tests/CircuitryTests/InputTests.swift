@@ -49,6 +49,35 @@ import Testing
 }
 
 @Suite struct SettingsRangeTests {
+    /// Durations at the top of their range: the open period, its backoff with jitter, the lease, the reset interval.
+    @Test func settingsAtTheTopOfTheirRangeSaturate() async throws {
+        let longest = Duration.seconds(Int64.max)
+        var settings = BreakerSettings(
+            failureThreshold: 1, openDuration: longest, probeTimeout: longest, resetInterval: longest,
+            openDurationPolicy: .exponential(factor: 100, maximum: longest, jitter: 0.99))
+        settings.rateWindow = RateWindowPolicy(
+            samplingDuration: longest, minimumThroughput: .max, failureRateThreshold: 1, buckets: 1)
+        let clock = ManualClock(start: Timestamp(millisecondsSince1970: .max - 1000))
+        var configuration = BreakerFactory.Configuration(settings: settings)
+        configuration.maximumBatchedSuccesses = .max
+        configuration.successFlushInterval = longest
+        let factory = try BreakerFactory(
+            store: InMemoryCircuitStore(clock: clock), configuration: configuration, logger: Logger(label: "test"))
+        let breaker = try factory.breaker(for: "long")
+        struct Boom: Error {}
+        for _ in 0..<3 {
+            do { try await breaker.execute { throw Boom() } } catch is Boom {} catch is CircuitRejected {}
+            try await factory.forceOpen("long", until: clock.now() + longest)
+            try await factory.reset("long")
+            clock.advance(by: longest)
+        }
+        for policy in [OpenDurationPolicy.exponential(factor: 100, maximum: longest, jitter: 0.99), .fixed] {
+            for attempt in [Int64.min, 0, 1, 64, .max] {
+                _ = policy.duration(attempt: attempt, base: longest, seed: .max)
+            }
+        }
+    }
+
     @Test(arguments: [
         SQLiteCircuitStore.Configuration(busyTimeout: .seconds(1e12)),
         SQLiteCircuitStore.Configuration(busyTimeout: .seconds(3601)),

@@ -57,15 +57,16 @@ struct CircuitStateMachine: Sendable {
     ///
     /// A permit carries the generation it was admitted in, and an outcome is counted only in that generation. When a
     /// circuit is forgotten or pruned its record is deleted, so its next life cannot know where the last one ended.
-    /// This rule makes the lives of a name disjoint anyway: a life that starts an hour or more after an earlier one
-    /// started begins above every generation the earlier one can reach (a life would need 2^40 generations to cross
-    /// into the next hour's range); one that starts in the same hour begins at a random point of a range 2^40 wide,
-    /// so a permit of the earlier life matches it with odds of about one in 10^12 per generation it moved through.
-    /// Generations still grow by one per change within a life. Hours before 1970 count as 0; the range ends in the
-    /// year 2448.
+    /// This rule makes the lives of a name disjoint anyway: a life that starts in a later hour of the clock than an
+    /// earlier one begins above every generation the earlier one can reach (a life would need 2^40 generations to
+    /// cross into the next hour's range); one that starts in the same hour begins at a random point of a range 2^40
+    /// wide, so a permit of the earlier life matches it with odds of about one in 10^12 per generation it moved
+    /// through. (After a backward clock step of an hour or more, a later life may start below an earlier one: the
+    /// odds are the same.) Generations still grow by one per change within a life. Hours before 1970 count as 0; the
+    /// range ends in the year 2448.
     static func firstGeneration(at now: Timestamp, nonce: UInt64) -> Int64 {
         let hours = min(max(0, now.millisecondsSince1970 / 3_600_000), (1 << 22) - 1)
-        return hours << 41 + Int64(nonce % (1 << 40)) + 1
+        return (hours << 41) + Int64(nonce % (1 << 40)) + 1
     }
 
     // MARK: Time
