@@ -34,7 +34,7 @@ public struct ModelRunner: Sendable {
 
     /// Runs `scenario` (and its comparison runs); throws a ``ConformanceFailure`` naming the first broken property.
     public func check(_ scenario: ModelScenario) async throws {
-        try await check(scenario, attempt: 0, start: clock.now())
+        try await check(scenario, attempt: 0, start: scenario.start ?? clock.now())
     }
 
     private func check(_ scenario: ModelScenario, attempt: Int, start: Timestamp) async throws {
@@ -49,7 +49,7 @@ public struct ModelRunner: Sendable {
     /// Checks `scenario`; when it fails, looks for a shorter scenario that fails too (by dropping steps) and throws
     /// the failure of the shortest, with its steps.
     public func checkShrinking(_ scenario: ModelScenario) async throws {
-        let start = clock.now()
+        let start = scenario.start ?? clock.now()
         do {
             try await check(scenario, attempt: 0, start: start)
             return

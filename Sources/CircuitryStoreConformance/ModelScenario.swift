@@ -65,6 +65,8 @@ public struct ModelScenario: Sendable, CustomStringConvertible {
     /// step is pulled in when it is first seen, which is when the next call looks), and batched and unbatched runs
     /// too (a circuit with only batched successes is idle for `prune`). Only the invariants are checked.
     let wild: Bool
+    /// Where the clock starts, when not where it is: some wild scenarios start at the ends of time.
+    let start: Timestamp?
     var steps: [Step]
 
     /// The scenario of `seed`: `steps` operations; `wild` allows backward clock steps and pruning.
@@ -91,6 +93,10 @@ public struct ModelScenario: Sendable, CustomStringConvertible {
         self.settings = settings
         // An upstream's wait (`failure(openUntil:)`) is at most a minute.
         longestOpen = max(longest, .seconds(60))
+        let ends: [Int64] = [.max - 600_000, .min + 600_000, 0]
+        start =
+            wild && Int.random(in: 0..<6, using: &random) == 0
+            ? Timestamp(millisecondsSince1970: ends.randomElement(using: &random)!) : nil
         var steps: [Step] = []
         for _ in 0..<count {
             steps.append(Self.step(&random, factories: factories, circuits: circuits, settings: settings, wild: wild))
@@ -166,7 +172,8 @@ public struct ModelScenario: Sendable, CustomStringConvertible {
     /// The seed, the settings and the steps, one per line.
     public var description: String {
         let header =
-            "seed \(seed): \(factories) factories, \(circuits) circuits, failureThreshold \(settings.failureThreshold), "
+            "seed \(seed): \(factories) factories, \(circuits) circuits, start \(start.map { "\($0)" } ?? "now"), "
+            + "failureThreshold \(settings.failureThreshold), "
             + "closeThreshold \(settings.closeThreshold), open \(settings.openDuration), probe \(settings.probeTimeout), "
             + "reset \(settings.resetInterval.map { "\($0)" } ?? "none"), slow \(settings.slowCallDuration.map { "\($0)" } ?? "none")"
         return ([header] + steps.enumerated().map { "  \($0.offset): \($0.element)" }).joined(separator: "\n")

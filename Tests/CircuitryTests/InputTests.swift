@@ -251,10 +251,10 @@ final class Box: @unchecked Sendable {
         let clock = FakeMonotonic()
         let identity = CircuitIdentity(name: "c", baseName: "c", context: [:], metrics: nil)
         let batcher = SuccessBatcher(maximumCount: 1000, maximumAge: .seconds(1), monotonicNow: { clock.now })
-        #expect(!batcher.add(identity, generation: 1))
+        #expect(!batcher.add(identity, generation: 1, failures: 0))
         clock.now += .milliseconds(999)
-        #expect(!batcher.add(identity, generation: 1))
+        #expect(!batcher.add(identity, generation: 1, failures: 0))
         clock.now += .milliseconds(1)
-        #expect(batcher.add(identity, generation: 1))
+        #expect(batcher.add(identity, generation: 1, failures: 0))
     }
 }

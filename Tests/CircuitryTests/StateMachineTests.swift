@@ -59,16 +59,36 @@ extension CallReport {
 
     @Test func foldingBatchedSuccesses() {
         var record = CircuitRecord(name: "c", createdAt: start)
-        machine.fold(batchedSuccesses: 5, generation: 1, into: &record)
+        var five = BatchedSuccesses(generation: 1, failures: 0)
+        for _ in 0..<4 { five.add(failures: 0) }
+        machine.fold(five, into: &record)
         #expect(record.counts.successes == 5 && record.counts.requests == 5 && record.counts.consecutiveSuccesses == 5)
-        machine.fold(batchedSuccesses: 5, generation: 0, into: &record)
+        var older = five
+        older.generation = 0
+        machine.fold(older, into: &record)
         #expect(record.counts.successes == 5, "another generation's successes are dropped")
         var transitions: [CircuitTransition] = []
         _ = machine.record(.failure, generation: 1, lease: nil, in: &record, now: start, transitions: &transitions)
-        machine.fold(batchedSuccesses: 3, generation: 1, into: &record)
+        var three = BatchedSuccesses(generation: 1, failures: 0)
+        for _ in 0..<2 { three.add(failures: 0) }
+        machine.fold(three, into: &record)
         #expect(record.counts.consecutiveFailures == 1, "a stored failure keeps its place in the run")
         #expect(record.counts.consecutiveSuccesses == 0)
         #expect(record.counts.successes == 8)
+    }
+
+    /// A success batched, a failure and a success written by another process, a success batched: as if each had been
+    /// written when counted, the run of consecutive successes is the last two.
+    @Test func batchedSuccessesBeforeAStoredFailureDoNotContinueTheRunAfterIt() {
+        var record = CircuitRecord(name: "c", createdAt: start)
+        var transitions: [CircuitTransition] = []
+        var batch = BatchedSuccesses(generation: 1, failures: 0)
+        _ = machine.record(.failure, generation: 1, lease: nil, in: &record, now: start, transitions: &transitions)
+        _ = machine.record(.success, generation: 1, lease: nil, in: &record, now: start, transitions: &transitions)
+        batch.add(failures: record.counts.failures)
+        machine.fold(batch, into: &record)
+        #expect(record.counts.successes == 3)
+        #expect(record.counts.consecutiveSuccesses == 2)
     }
 
     @Test func anOpenCircuitIgnoresReports() {

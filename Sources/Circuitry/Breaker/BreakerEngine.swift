@@ -122,8 +122,9 @@ final class BreakerEngine: Sendable {
             if outcome.kind == .ignored { return }
             if outcome.kind == .success {
                 let (stored, now) = try await read(circuit.name)
-                if machine.canBatchSuccess(report, stored, generation: permit.generation, now: now) {
-                    if batcher.add(circuit, generation: permit.generation) { try await flush(circuit) }
+                if let stored, machine.canBatchSuccess(report, stored, generation: permit.generation, now: now) {
+                    let full = batcher.add(circuit, generation: permit.generation, failures: stored.counts.failures)
+                    if full { try await flush(circuit) }
                     return
                 }
             }
@@ -234,7 +235,7 @@ final class BreakerEngine: Sendable {
                 case (nil, .skip): return StoreUpdate(value: (nil, []), write: false)
                 }
                 if let batch {
-                    machine.fold(batchedSuccesses: batch.count, generation: batch.generation, into: &record)
+                    machine.fold(batch.successes, into: &record)
                 }
                 var transitions: [CircuitTransition] = []
                 let value = change(machine, &record, now, &transitions)

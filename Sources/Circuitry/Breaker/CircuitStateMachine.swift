@@ -23,6 +23,42 @@ struct CallReport: Sendable, Hashable {
     }
 }
 
+/// Successes of one generation of a closed circuit that a process counted without writing them.
+struct BatchedSuccesses: Sendable, Hashable {
+    var generation: Int64
+    var count: Int64
+    /// The generation's stored failure count when the last of them was counted.
+    var failuresSeen: Int64
+    /// How many of them were counted while the stored failure count was ``failuresSeen``: the ones that came after the
+    /// last failure stored then, which continue its run of consecutive successes.
+    var sinceFailure: Int64
+
+    /// One success, counted when the stored record had `failures` failures.
+    init(generation: Int64, failures: Int64) {
+        self.generation = generation
+        count = 1
+        failuresSeen = failures
+        sinceFailure = 1
+    }
+
+    /// Counts one more success, seen with the stored record at `failures` failures: if a failure was stored since the
+    /// last one, the earlier successes of the batch came before it and no longer continue the run.
+    mutating func add(failures: Int64) {
+        count = count.saturatingAdd(1)
+        if failures != failuresSeen {
+            failuresSeen = failures
+            sinceFailure = 0
+        }
+        sinceFailure = sinceFailure.saturatingAdd(1)
+    }
+
+    /// Puts `older` (a batch of the same generation taken before this one began) back in front of this one.
+    mutating func prepend(_ older: BatchedSuccesses) {
+        count = count.saturatingAdd(older.count)
+        if older.failuresSeen == failuresSeen { sinceFailure = sinceFailure.saturatingAdd(older.sinceFailure) }
+    }
+}
+
 /// The decision on one call.
 enum Admission: Sendable, Hashable {
     /// Run the call; report its outcome with this generation (and lease, when it is a half-open probe).
@@ -277,16 +313,16 @@ struct CircuitStateMachine: Sendable {
         }
     }
 
-    /// Adds successes that a process batched in `generation` (see ``canBatchSuccess(_:_:generation:now:)``).
-    /// They are dropped when the circuit has moved to another generation or state since.
-    func fold(batchedSuccesses count: Int64, generation: Int64, into record: inout CircuitRecord) {
-        guard count > 0, record.state == .closed, record.generation == generation else { return }
-        record.counts.requests = record.counts.requests.saturatingAdd(count)
-        record.counts.successes = record.counts.successes.saturatingAdd(count)
-        // They came after the last failure that was stored when they were batched; a failure stored since then
-        // keeps its place in the run of consecutive failures.
-        if record.counts.consecutiveFailures == 0 {
-            record.counts.consecutiveSuccesses = record.counts.consecutiveSuccesses.saturatingAdd(count)
+    /// Adds successes that a process batched (see ``canBatchSuccess(_:_:generation:now:)``), exactly as if each had
+    /// been written when it was counted. They are dropped when the circuit has moved to another generation or state.
+    func fold(_ batch: BatchedSuccesses, into record: inout CircuitRecord) {
+        guard batch.count > 0, record.state == .closed, record.generation == batch.generation else { return }
+        record.counts.requests = record.counts.requests.saturatingAdd(batch.count)
+        record.counts.successes = record.counts.successes.saturatingAdd(batch.count)
+        // The ones counted after the last failure stored continue the run of consecutive successes, unless a
+        // failure was stored since: that failure came after them, and its run continues instead.
+        if record.counts.failures == batch.failuresSeen, record.counts.consecutiveFailures == 0 {
+            record.counts.consecutiveSuccesses = record.counts.consecutiveSuccesses.saturatingAdd(batch.sinceFailure)
         }
     }
 

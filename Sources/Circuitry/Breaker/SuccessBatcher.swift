@@ -11,8 +11,7 @@ import Synchronization
 /// writes every batch at once (forward) nor holds them back for the size of the step (backward).
 final class SuccessBatcher: Sendable {
     struct Batch: Sendable {
-        var generation: Int64
-        var count: Int64
+        var successes: BatchedSuccesses
         /// When the first success of the batch was counted, by the monotonic clock.
         var since: ContinuousClock.Instant
         /// The breaker that started the batch: a flush writes it as that breaker's operation, so that a transition it
@@ -35,17 +34,19 @@ final class SuccessBatcher: Sendable {
         self.monotonicNow = monotonicNow
     }
 
-    /// Counts one success of `circuit`; returns `true` when the circuit's batch should be written now.
-    func add(_ circuit: CircuitIdentity, generation: Int64) -> Bool {
+    /// Counts one success of `circuit` in `generation`, whose stored record had `failures` failures; returns `true`
+    /// when the circuit's batch should be written now.
+    func add(_ circuit: CircuitIdentity, generation: Int64, failures: Int64) -> Bool {
         let now = monotonicNow()
         return batches.withLock { batches in
-            if var batch = batches[circuit.name], batch.generation == generation {
-                batch.count = batch.count.saturatingAdd(1)
+            if var batch = batches[circuit.name], batch.successes.generation == generation {
+                batch.successes.add(failures: failures)
                 batches[circuit.name] = batch
-                return batch.count >= maximumCount || now - batch.since >= maximumAge
+                return batch.successes.count >= maximumCount || now - batch.since >= maximumAge
             }
             // A batch of an older generation would be dropped when folded: start over.
-            batches[circuit.name] = Batch(generation: generation, count: 1, since: now, circuit: circuit)
+            batches[circuit.name] = Batch(
+                successes: BatchedSuccesses(generation: generation, failures: failures), since: now, circuit: circuit)
             return maximumCount <= 1
         }
     }
@@ -58,8 +59,8 @@ final class SuccessBatcher: Sendable {
     /// Puts back a batch whose write failed, so that it is not lost.
     func restore(_ name: String, _ batch: Batch) {
         batches.withLock { batches in
-            if var current = batches[name], current.generation == batch.generation {
-                current.count = current.count.saturatingAdd(batch.count)
+            if var current = batches[name], current.successes.generation == batch.successes.generation {
+                current.successes.prepend(batch.successes)
                 current.since = min(current.since, batch.since)
                 batches[name] = current
             } else if batches[name] == nil {
@@ -72,5 +73,5 @@ final class SuccessBatcher: Sendable {
     var circuits: [CircuitIdentity] { batches.withLock { $0.values.map(\.circuit) } }
 
     /// The number of successes waiting for `name`.
-    func pending(_ name: String) -> Int64 { batches.withLock { $0[name]?.count ?? 0 } }
+    func pending(_ name: String) -> Int64 { batches.withLock { $0[name]?.successes.count ?? 0 } }
 }
