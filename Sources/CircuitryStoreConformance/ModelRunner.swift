@@ -32,27 +32,65 @@ public struct ModelRunner: Sendable {
         self.clock = clock
     }
 
+    /// What a scenario exercised (in its lazy run), to say what a number of scenarios covered.
+    public struct Coverage: Sendable, CustomStringConvertible {
+        /// Transitions committed, by the state they led to.
+        public var transitions: [CircuitState: Int] = [:]
+        /// Probes admitted, reports made and reports that the rules dropped (stale, repeated, forged).
+        public var probes = 0, reports = 0, dropped = 0
+        /// Circuits forgotten or pruned, and backward clock steps.
+        public var lifeEnds = 0, backwardSteps = 0
+        /// Scenarios also run eagerly and unbatched, and compared.
+        public var compared = 0
+
+        /// Nothing covered yet.
+        public init() {}
+
+        /// Adds another scenario's coverage.
+        public mutating func add(_ other: Coverage) {
+            transitions.merge(other.transitions, uniquingKeysWith: +)
+            probes += other.probes
+            reports += other.reports
+            dropped += other.dropped
+            lifeEnds += other.lifeEnds
+            backwardSteps += other.backwardSteps
+            compared += other.compared
+        }
+
+        /// One line of totals.
+        public var description: String {
+            let byState = [CircuitState.open, .halfOpen, .closed].map { "\($0) \(transitions[$0] ?? 0)" }
+            return "transitions to \(byState.joined(separator: ", ")); \(probes) probes; \(reports) reports, "
+                + "\(dropped) of them dropped; \(lifeEnds) forgotten or pruned; \(backwardSteps) backward clock steps; "
+                + "\(compared) compared eagerly and unbatched"
+        }
+    }
+
     /// Runs `scenario` (and its comparison runs); throws a ``ConformanceFailure`` naming the first broken property.
-    public func check(_ scenario: ModelScenario) async throws {
+    @discardableResult
+    public func check(_ scenario: ModelScenario) async throws -> Coverage {
         try await check(scenario, attempt: 0, start: scenario.start ?? clock.now())
     }
 
-    private func check(_ scenario: ModelScenario, attempt: Int, start: Timestamp) async throws {
+    private func check(_ scenario: ModelScenario, attempt: Int, start: Timestamp) async throws -> Coverage {
         let lazy = try await run(scenario, mode: .lazy, tag: "\(scenario.seed).\(attempt).l", start: start)
-        guard !scenario.wild else { return }
+        guard !scenario.wild else { return lazy.coverage }
         let eager = try await run(scenario, mode: .eager, tag: "\(scenario.seed).\(attempt).e", start: start)
         try expectSameEnd(lazy, eager, "lazy and eager (timer) evaluation")
         let unbatched = try await run(scenario, mode: .unbatched, tag: "\(scenario.seed).\(attempt).u", start: start)
         try expectSameEnd(lazy, unbatched, "batched and unbatched runs after a flush")
+        var coverage = lazy.coverage
+        coverage.compared = 1
+        return coverage
     }
 
     /// Checks `scenario`; when it fails, looks for a shorter scenario that fails too (by dropping steps) and throws
     /// the failure of the shortest, with its steps.
-    public func checkShrinking(_ scenario: ModelScenario) async throws {
+    @discardableResult
+    public func checkShrinking(_ scenario: ModelScenario) async throws -> Coverage {
         let start = scenario.start ?? clock.now()
         do {
-            try await check(scenario, attempt: 0, start: start)
-            return
+            return try await check(scenario, attempt: 0, start: start)
         } catch let first {
             var smallest = scenario
             var failure = first
@@ -62,7 +100,7 @@ public struct ModelRunner: Sendable {
                 var candidate = smallest
                 candidate.steps.remove(at: index)
                 do {
-                    try await check(candidate, attempt: attempt, start: start)
+                    _ = try await check(candidate, attempt: attempt, start: start)
                 } catch {
                     smallest = candidate
                     failure = error
@@ -83,6 +121,7 @@ public struct ModelRunner: Sendable {
         var records: [Int: CircuitRecord?]
         var history: [Int: [String]]
         var callbacks: Int
+        var coverage: Coverage
     }
 
     private func run(_ scenario: ModelScenario, mode: Mode, tag: String, start: Timestamp) async throws -> End {
@@ -121,7 +160,7 @@ public struct ModelRunner: Sendable {
         for factory in factories { try await factory.flush() }
         for circuit in 0..<scenario.circuits { try await factories[0].commitElapsedTime(of: state.name(circuit)) }
         try await checkInvariants(state, factories[0], events)
-        var end = End(records: [:], history: [:], callbacks: events.all.count)
+        var end = End(records: [:], history: [:], callbacks: events.all.count, coverage: state.coverage)
         for circuit in 0..<scenario.circuits {
             let name = state.name(circuit)
             var record = try await store.read(name).record
@@ -174,6 +213,7 @@ public struct ModelRunner: Sendable {
                 try state.observe(permit.generation, circuit: circuit)
                 if permit.isProbe {
                     state.probes[RunState.Key(circuit, permit.generation), default: (0, 0)].admitted += 1
+                    state.coverage.probes += 1
                 }
             } catch is CircuitRejected {}
         case .report(let pick, let outcome, let milliseconds):
@@ -221,6 +261,7 @@ public struct ModelRunner: Sendable {
             clock.advance(by: .milliseconds(max(0, milliseconds)))
         case .stepBack(let milliseconds):
             clock.advance(by: .milliseconds(-milliseconds))
+            state.coverage.backwardSteps += 1
         }
     }
 
@@ -244,12 +285,16 @@ public struct ModelRunner: Sendable {
             case .ignored: break
             }
         }
-        if outcome == .ignored, permit.isProbe, !held.reported,
-            let current = try await factories[0].snapshot(of: permit.circuit)?.record,
-            current.generation == permit.generation, current.probes.contains(where: { $0.id == permit.lease })
-        {
-            state.probes[key, default: (0, 0)].released += 1
-        }
+        // Whether the rules will take the report: its generation is current, and its lease is held (a probe) or the
+        // circuit is closed (any other call).
+        let current = try await factories[0].snapshot(of: permit.circuit)?.record
+        let leaseHeld = current?.probes.contains { $0.id == permit.lease } ?? false
+        let taken =
+            current?.generation == permit.generation
+            && (permit.isProbe ? leaseHeld && !held.reported : current?.state == .closed)
+        state.coverage.reports += 1
+        if !taken { state.coverage.dropped += 1 }
+        if outcome == .ignored, permit.isProbe, taken { state.probes[key, default: (0, 0)].released += 1 }
         state.held[index].reported = true
         let call: CallOutcome
         switch outcome {
@@ -324,6 +369,7 @@ public struct ModelRunner: Sendable {
             state.lastHistoryID = max(state.lastHistoryID, entry.id)
             guard let circuit = state.circuit(named: entry.transition.circuit) else { continue }
             state.transitions += 1
+            state.coverage.transitions[entry.transition.to, default: 0] += 1
             let expected = state.lastState[circuit] ?? .closed
             try expect(
                 entry.transition.from == expected,
@@ -390,6 +436,7 @@ final class RunState: @unchecked Sendable {
     var lastState: [Int: CircuitState] = [:]
     var lastHistoryID: Int64 = 0
     var transitions = 0
+    var coverage = ModelRunner.Coverage()
 
     init(scenario: ModelScenario, tag: String) {
         self.scenario = scenario
@@ -404,6 +451,7 @@ final class RunState: @unchecked Sendable {
 
     /// The circuit's record was removed: its next life starts closed, with generations of its own.
     func endLife(_ circuit: Int) {
+        coverage.lifeEnds += 1
         if let current = life.removeValue(forKey: circuit) { earlierLives[circuit, default: []].append(current) }
         lastState[circuit] = .closed
     }

@@ -27,6 +27,7 @@ import Testing
         let started = ContinuousClock.now
         var seed = Self.firstSeed
         var steps = 0
+        var coverage = ModelRunner.Coverage()
         // At least one scenario of each kind, then as many as the budget allows, each on a store of its own.
         repeat {
             let clock = ManualClock()
@@ -36,7 +37,7 @@ import Testing
                 case .sqlite: try SQLiteCircuitStore(path: folder.path("fuzz-\(seed).sqlite"), clock: clock)
                 }
             let scenario = ModelScenario(seed: seed, steps: 80, wild: seed % 2 == 0)
-            try await ModelRunner(store: store, clock: clock).checkShrinking(scenario)
+            coverage.add(try await ModelRunner(store: store, clock: clock).checkShrinking(scenario))
             if let sqlite = store as? SQLiteCircuitStore {
                 sqlite.close()
                 for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: sqlite.path + suffix) }
@@ -47,7 +48,7 @@ import Testing
         let scenarios = seed - Self.firstSeed
         print(
             "fuzz (\(kind.rawValue)): \(scenarios) scenarios (seeds \(Self.firstSeed)...\(seed - 1)), \(steps) steps, "
-                + "in \(ContinuousClock.now - started)")
+                + "in \(ContinuousClock.now - started): \(coverage)")
         #expect(scenarios >= 2)
     }
 }
