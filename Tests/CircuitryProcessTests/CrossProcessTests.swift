@@ -131,8 +131,10 @@ struct CrossProcessTests {
         }
         let reports = try await lab.reports(workers)
         let history = try await lab.history("half")
-        // The state each generation started in; generation 1 is the new circuit, closed.
-        var stateOf: [Int64: CircuitState] = [1: .closed]
+        // The state each generation started in; the new circuit's first generation (the one before its first
+        // transition) is closed.
+        var stateOf: [Int64: CircuitState] = [:]
+        if let first = history.first { stateOf[first.transition.generation - 1] = first.transition.from }
         for entry in history { stateOf[entry.transition.generation] = entry.transition.to }
         let halfOpenPeriods = history.filter { $0.transition.to == .halfOpen }.count
         #expect(halfOpenPeriods >= 2, "\(history.map(\.transition.reason))")

@@ -189,11 +189,11 @@ final class SQLiteStatements: @unchecked Sendable {
                     circuit: statement.text(1) ?? "",
                     from: try CircuitRow.state(statement.text(3)),
                     to: try CircuitRow.state(statement.text(4)),
-                    generation: statement.int64(5),
-                    at: Timestamp(millisecondsSince1970: statement.int64(2)),
+                    generation: try statement.requiredInteger(5),
+                    at: Timestamp(millisecondsSince1970: try statement.requiredInteger(2)),
                     reason: statement.text(6) ?? "",
                     actor: statement.text(7) ?? "")
-                entries.append(HistoryEntry(id: statement.int64(0), transition: transition))
+                entries.append(HistoryEntry(id: try statement.requiredInteger(0), transition: transition))
             }
             return entries
         }
@@ -201,13 +201,15 @@ final class SQLiteStatements: @unchecked Sendable {
 
     // MARK: Decoding
 
-    private static func decode(_ row: SQLiteStatement) throws -> CircuitRecord {
+    /// Reads a row of ``columns``, every value with its type checked (see ``SQLiteStatement/integer(_:)``).
+    private static func decode(_ row: SQLiteStatement) throws(CircuitStoreError) -> CircuitRecord {
         try CircuitRow(
-            name: row.text(0) ?? "", state: row.text(1) ?? "", generation: row.int64(2), requests: row.int64(3),
-            successes: row.int64(4), failures: row.int64(5), consecutiveSuccesses: row.int64(6),
-            consecutiveFailures: row.int64(7), expiresAt: row.optionalInt64(8), probes: row.text(9) ?? "",
-            override: row.text(10), overrideUntil: row.optionalInt64(11), overrideReason: row.text(12),
-            openAttempts: row.int64(13), window: row.text(14) ?? "", updatedAt: row.int64(15)
+            name: row.requiredText(0), state: row.requiredText(1), generation: row.requiredInteger(2),
+            requests: row.requiredInteger(3), successes: row.requiredInteger(4), failures: row.requiredInteger(5),
+            consecutiveSuccesses: row.requiredInteger(6), consecutiveFailures: row.requiredInteger(7),
+            expiresAt: row.integer(8), probes: row.requiredText(9), override: row.text(10),
+            overrideUntil: row.integer(11), overrideReason: row.text(12), openAttempts: row.requiredInteger(13),
+            window: row.requiredText(14), updatedAt: row.requiredInteger(15)
         ).record()
     }
 }

@@ -69,14 +69,24 @@ package struct CircuitRow: Sendable, Hashable {
     }
 
     /// The record this row stores; a ``CircuitStoreError`` with code ``CircuitStoreError/Code/corrupt`` if a
-    /// value cannot be read.
+    /// value cannot be read or is out of range: an unknown state or override, an empty name, a negative generation,
+    /// count or opening count, a malformed lease or rate-window list. Values at the top of their range are read as
+    /// they are: the rules saturate instead of overflowing.
     package func record() throws(CircuitStoreError) -> CircuitRecord {
+        guard !name.isEmpty else { throw Self.malformed("name (empty)") }
         let override: CircuitOverride?
         switch self.override {
         case nil: override = nil
         case "forced-open": override = .forcedOpen(until: overrideUntil.map(Self.timestamp), reason: overrideReason)
         case "forced-closed": override = .forcedClosed(reason: overrideReason)
         case let other?: throw Self.malformed("override \(other.debugDescription)")
+        }
+        for (column, value) in [
+            ("generation", generation), ("requests", requests), ("successes", successes), ("failures", failures),
+            ("consecutive_successes", consecutiveSuccesses), ("consecutive_failures", consecutiveFailures),
+            ("open_attempts", openAttempts),
+        ] where value < 0 {
+            throw Self.malformed("\(column) (\(value), negative)")
         }
         return CircuitRecord(
             name: name, state: try Self.state(state), generation: generation,
@@ -106,9 +116,12 @@ package struct CircuitRow: Sendable, Hashable {
     }
 
     private static func window(_ text: String) throws(CircuitStoreError) -> [WindowBucket] {
-        try fields(text, separator: ":", count: 4, what: "rate-window bucket").map {
-            WindowBucket(start: timestamp($0[0]), calls: $0[1], failures: $0[2], slowCalls: $0[3])
+        let buckets = try fields(text, separator: ":", count: 4, what: "rate-window bucket")
+        if let negative = buckets.first(where: { $0.dropFirst().contains { $0 < 0 } }) {
+            throw malformed(
+                "rate-window bucket with a negative count (\(negative.map(String.init).joined(separator: ":")))")
         }
+        return buckets.map { WindowBucket(start: timestamp($0[0]), calls: $0[1], failures: $0[2], slowCalls: $0[3]) }
     }
 
     /// Splits a comma-separated list of items of `count` integers separated by `separator`.
@@ -117,15 +130,19 @@ package struct CircuitRow: Sendable, Hashable {
     {
         guard !text.isEmpty else { return [] }
         var items: [[Int64]] = []
-        for item in text.split(separator: ",") {
-            let numbers = item.split(separator: separator).compactMap { Int64($0) }
-            guard numbers.count == count else { throw malformed("\(what) \(String(item).debugDescription)") }
+        for item in text.split(separator: ",", omittingEmptySubsequences: false) {
+            let parts = item.split(separator: separator, omittingEmptySubsequences: false)
+            let numbers = parts.compactMap { Int64($0) }
+            guard parts.count == count, numbers.count == count else {
+                throw malformed("\(what) \(String(item).debugDescription)")
+            }
             items.append(numbers)
         }
         return items
     }
 
-    private static func malformed(_ what: String) -> CircuitStoreError {
+    /// The error for a stored value that cannot be read, naming `what` (a column, and the value when it helps).
+    package static func malformed(_ what: String) -> CircuitStoreError {
         CircuitStoreError(code: .corrupt, message: "a row of the circuits table has an unreadable \(what)")
     }
 }
