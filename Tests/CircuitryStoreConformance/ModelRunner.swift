@@ -241,8 +241,12 @@ public struct ModelRunner: Sendable {
             state.held.append(Held(permit: permit, factory: factory, circuit: circuit, forged: true))
             try await report(state.held.count - 1, .failure, nil, state, factories)
         case .forceOpen(let circuit, let milliseconds):
-            try await factories[0].forceOpen(
-                state.name(circuit), until: milliseconds.map { clock.now() + .milliseconds($0) }, reason: "model")
+            if let milliseconds {
+                // On the store's clock; at the end of time the end saturates to now, which `until:` would refuse.
+                try await factories[0].forceOpen(state.name(circuit), for: .milliseconds(milliseconds), reason: "model")
+            } else {
+                try await factories[0].forceOpen(state.name(circuit), until: nil, reason: "model")
+            }
         case .forceClosed(let circuit):
             try await factories[0].forceClosed(state.name(circuit), reason: "model")
         case .reset(let circuit):

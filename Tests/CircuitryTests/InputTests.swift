@@ -67,7 +67,8 @@ import Testing
         struct Boom: Error {}
         for _ in 0..<3 {
             do { try await breaker.execute { throw Boom() } } catch is Boom {} catch is CircuitRejected {}
-            try await factory.forceOpen("long", until: clock.now() + longest)
+            // Relative: at the top of time `now + longest` saturates to `now`, an end that `until:` refuses.
+            try await factory.forceOpen("long", for: longest)
             try await factory.reset("long")
             clock.advance(by: longest)
         }
