@@ -5,7 +5,8 @@ import Foundation
 
 /// Opens the database with raw SQLite, takes the write lock with `BEGIN IMMEDIATE`, writes part of a change (a
 /// circuit's row, a history row, and enough other pages that some of them spill into the WAL uncommitted),
-/// reports, and blocks forever: the test SIGKILLs it inside the transaction.
+/// reports, and blocks forever: the test SIGKILLs it inside the transaction. With `--hold-ms`, it rolls back after
+/// that long instead, reports again and exits.
 struct HoldWriteLockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hold-write-lock",
@@ -22,6 +23,9 @@ struct HoldWriteLockCommand: AsyncParsableCommand {
 
     @Option(help: "Pages of filler written inside the transaction (some spill into the WAL).")
     var fillerPages: Int = 200
+
+    @Option(help: "Roll back and exit after holding the lock this many milliseconds (default: until killed).")
+    var holdMs: Int?
 
     @OptionGroup var barrier: BarrierOptions
 
@@ -66,7 +70,14 @@ struct HoldWriteLockCommand: AsyncParsableCommand {
             }
         }
         try emit(Holding(holding: true, pid: getpid(), step: "holding"))
-        // Block inside the open transaction until SIGKILLed.
-        while true { pause() }
+        guard let holdMs else {
+            // Block inside the open transaction until SIGKILLed.
+            while true { pause() }
+        }
+        // A plain sleep: this process has nothing else to do, and the lock must stay held for exactly this long.
+        usleep(useconds_t(max(0, holdMs)) * 1000)
+        let rolledBack = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) == SQLITE_OK
+        sqlite3_close(handle)
+        try emit(Holding(holding: false, pid: getpid(), step: rolledBack ? "released" : "rollback failed"))
     }
 }
