@@ -250,8 +250,8 @@ final class CapturedLogs: Sendable {
         let metrics = TestMetrics()
         let store = try SQLiteCircuitStore(path: path, configuration: .init(metricsFactory: metrics))
         let holder = try SQLiteBusyTests.LockHolder(path)
-        // The other connection lets go after 50 ms of real time, on a thread of its own: the store's wait blocks its
-        // caller's thread, and the test's cooperative threads may all be busy.
+        // The other connection lets go after 50 ms of real time, on a thread of its own: the test's cooperative
+        // threads may all be busy.
         let released = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             usleep(50_000)
