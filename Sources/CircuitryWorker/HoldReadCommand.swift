@@ -21,27 +21,10 @@ struct HoldReadCommand: AsyncParsableCommand {
     var holdMs: Int?
 
     func run() async throws {
-        var handle: OpaquePointer?
-        guard sqlite3_open_v2(db, &handle, SQLITE_OPEN_READONLY, nil) == SQLITE_OK, let handle else {
-            try emit(Holding(holding: false, pid: getpid(), step: "open", message: "cannot open \(db)"))
-            throw ExitCode(2)
-        }
-        sqlite3_busy_timeout(handle, 5000)
+        let connection = try RawHold(db, flags: SQLITE_OPEN_READONLY)
         // A read transaction starts at its first read and lasts until COMMIT, as in the `sqlite3` shell.
-        for (step, sql) in [("begin", "BEGIN"), ("read", "SELECT count(*), sum(failures) FROM circuits")] {
-            guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else {
-                let message = String(cString: sqlite3_errmsg(handle))
-                try emit(Holding(holding: false, pid: getpid(), step: step, message: message))
-                throw ExitCode(2)
-            }
-        }
-        try emit(Holding(holding: true, pid: getpid(), step: "reading"))
-        guard let holdMs else {
-            while true { pause() }
-        }
-        usleep(useconds_t(max(0, holdMs)) * 1000)
-        let committed = sqlite3_exec(handle, "COMMIT", nil, nil, nil) == SQLITE_OK
-        sqlite3_close(handle)
-        try emit(Holding(holding: false, pid: getpid(), step: committed ? "released" : "commit failed"))
+        try connection.take(
+            [("begin", "BEGIN"), ("read", "SELECT count(*), sum(failures) FROM circuits")], holding: "reading")
+        try connection.hold(milliseconds: holdMs, thenRun: "COMMIT")
     }
 }

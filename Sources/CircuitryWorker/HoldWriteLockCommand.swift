@@ -31,12 +31,7 @@ struct HoldWriteLockCommand: AsyncParsableCommand {
 
     func run() async throws {
         try barrier.arriveAndWait()
-        var handle: OpaquePointer?
-        guard sqlite3_open_v2(db, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle else {
-            try emit(Holding(holding: false, pid: getpid(), step: "open", message: "cannot open \(db)"))
-            throw ExitCode(2)
-        }
-        sqlite3_busy_timeout(handle, 5000)
+        let connection = try RawHold(db, flags: SQLITE_OPEN_READWRITE)
         let name = circuit.replacingOccurrences(of: "'", with: "''")
         let steps: [(String, String)] = [
             // A tiny page cache makes SQLite spill dirty pages into the WAL before the commit.
@@ -62,22 +57,8 @@ struct HoldWriteLockCommand: AsyncParsableCommand {
                 """
             ),
         ]
-        for (step, sql) in steps {
-            guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else {
-                let message = String(cString: sqlite3_errmsg(handle))
-                try emit(Holding(holding: false, pid: getpid(), step: step, message: message))
-                throw ExitCode(2)
-            }
-        }
-        try emit(Holding(holding: true, pid: getpid(), step: "holding"))
-        guard let holdMs else {
-            // Block inside the open transaction until SIGKILLed.
-            while true { pause() }
-        }
-        // A plain sleep: this process has nothing else to do, and the lock must stay held for exactly this long.
-        usleep(useconds_t(max(0, holdMs)) * 1000)
-        let rolledBack = sqlite3_exec(handle, "ROLLBACK", nil, nil, nil) == SQLITE_OK
-        sqlite3_close(handle)
-        try emit(Holding(holding: false, pid: getpid(), step: rolledBack ? "released" : "rollback failed"))
+        try connection.take(steps, holding: "holding")
+        // Blocks inside the open transaction until SIGKILLed, or rolls back after --hold-ms.
+        try connection.hold(milliseconds: holdMs, thenRun: "ROLLBACK")
     }
 }

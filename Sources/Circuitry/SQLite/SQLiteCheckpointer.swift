@@ -1,8 +1,8 @@
 internal import CircuitrySQLite
 
 /// Keeps a store connection's write-ahead log short without ever waiting for a reader: it replaces SQLite's
-/// automatic checkpoint with one that runs once per 1,000 frames across all processes, and, at most once a second,
-/// tries to empty a log that grew past the bound.
+/// automatic checkpoint with one that runs once per 1,000 frames across all processes, and tries to empty a log
+/// that grew past its bound.
 ///
 /// Why not SQLite's automatic checkpoint (`wal_autocheckpoint`): after every commit that leaves 1,000 frames or
 /// more in the log, it runs a `PASSIVE` checkpoint, which copies the frames no reader still needs into the database
@@ -18,18 +18,19 @@ internal import CircuitrySQLite
 /// until it ends, so the log grows for as long as it stays. That costs disk, not time: commits append as usual,
 /// and a passive checkpoint finds nothing it may copy.
 ///
-/// So, after a commit:
-/// - a `PASSIVE` checkpoint when the commit's frames cross a multiple of ``passiveEvery`` (one process per 1,000
-///   frames does it, not every commit of every process);
-/// - when the log is longer than ``truncateAboveFrames`` and no attempt was made for ``truncateInterval``, one
-///   `TRUNCATE` checkpoint that never waits (the connection has no busy handler). It fails at once when another
-///   connection is checkpointing (then it did nothing and is tried again at the next commit), does only a passive
-///   checkpoint when another holds the write lock, and gives up as soon as it finds a reader in the log. So it
-///   never holds the write lock while a reader keeps it waiting (a waiting `RESTART` checkpoint slept up to the
-///   busy bound there, holding the lock, on every commit once the log was large); it holds it only to copy the
-///   frames the last passive checkpoint left (two `fsync`s). When it copied everything but found a reader, the
-///   next writer usually starts the log again. Once a long reader ends, the next attempt of any process empties
-///   the log.
+/// So, after a commit whose frames cross a multiple of ``passiveEvery`` (one commit of one process per 1,000
+/// frames, not every commit of every process):
+/// - a `PASSIVE` checkpoint while the log is within its bound (``truncateAboveFrames``);
+/// - past the bound, a `TRUNCATE` checkpoint instead, also after any other commit once ``truncateInterval`` has
+///   passed since this connection's last attempt (a slow writer still empties the log soon after a reader ends).
+///
+/// The `TRUNCATE` checkpoint never waits: the connection has no busy handler. It fails at once when another
+/// connection is checkpointing (then it did nothing, and counts as no attempt), does only a passive checkpoint when
+/// another holds the write lock, and gives up as soon as it finds a reader in the log. So it never holds the write
+/// lock while a reader keeps it waiting (a waiting `RESTART` checkpoint slept up to the busy bound there, holding
+/// the lock, on every commit once the log was large); it holds it only to copy the frames the last passive
+/// checkpoint left (two `fsync`s) and to truncate the file. With a reader pinning the log, an attempt finds nothing
+/// it may copy and costs microseconds. Once the reader ends, the next attempt of any process empties the log.
 ///
 /// > TRUNCATE: This mode works the same way as RESTART with the addition that it also truncates the log file to
 /// > zero bytes just prior to a successful return.
