@@ -169,26 +169,28 @@ func expectRefused(_ path: String, _ code: CircuitStoreError.Code, sourceLocatio
     struct Boom: Error {}
 
     @Test func failClosedThrowsTheBusyErrorAndDoesNotRunTheWork() async throws {
-        let setup = try Setup()
-        let factory = try setup.factory(.failClosed)
-        let breaker = try factory.breaker(for: "x")
-        _ = try? await breaker.execute { throw Boom() }
-        setup.clock.advance(by: .seconds(10))  // half-open: admission needs the write lock
-        let lock = try LockHolder(setup.path)
-        let started = ContinuousClock.now
-        let ran = Mutex(false)
-        let error = await #expect(throws: CircuitStoreError.self) {
-            try await breaker.execute { ran.withLock { $0 = true } }
+        try await onItsOwnThread {
+            let setup = try Setup()
+            let factory = try setup.factory(.failClosed)
+            let breaker = try factory.breaker(for: "x")
+            _ = try? await breaker.execute { throw Boom() }
+            setup.clock.advance(by: .seconds(10))  // half-open: admission needs the write lock
+            let lock = try LockHolder(setup.path)
+            let started = ContinuousClock.now
+            let ran = Mutex(false)
+            let error = await #expect(throws: CircuitStoreError.self) {
+                try await breaker.execute { ran.withLock { $0 = true } }
+            }
+            let waited = ContinuousClock.now - started
+            try lock.release()
+            #expect(error?.code == .busy)
+            #expect(error?.sqliteCode == 5)
+            #expect(error?.sql == "BEGIN IMMEDIATE")
+            #expect(!ran.withLock { $0 })
+            #expect(waited >= .milliseconds(100), "gave up before the busy bound: \(waited)")
+            #expect(waited < .seconds(2), "waited far past the busy bound: \(waited)")
+            #expect(try await breaker.state() == .halfOpen, "nothing was written")
         }
-        let waited = ContinuousClock.now - started
-        try lock.release()
-        #expect(error?.code == .busy)
-        #expect(error?.sqliteCode == 5)
-        #expect(error?.sql == "BEGIN IMMEDIATE")
-        #expect(!ran.withLock { $0 })
-        #expect(waited >= .milliseconds(100), "gave up before the busy bound: \(waited)")
-        #expect(waited < .seconds(2), "waited far past the busy bound: \(waited)")
-        #expect(try await breaker.state() == .halfOpen, "nothing was written")
     }
 
     @Test func failOpenRunsTheWorkUnrecorded() async throws {

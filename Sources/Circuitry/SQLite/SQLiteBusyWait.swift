@@ -1,3 +1,5 @@
+import Dispatch
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Darwin)
@@ -53,16 +55,25 @@ struct BusyBackoff {
 /// A write that waits for another process's lock is often recording the outcome of work that already ran, or
 /// flushing batched successes: those must complete even when the caller's task is cancelled, bounded by the busy
 /// timeout (DESIGN.md). `Task.sleep` throws at once in a cancelled task, which would end the wait early (the
-/// outcome lost) or, retried, turn the backoff into a spin. An unstructured task does not inherit its creator's
-/// cancellation, and awaiting its value waits for it to finish. The extra task costs about a microsecond, and only
-/// while waiting.
+/// outcome lost) or, retried, turn the backoff into a spin. A continuation resumed by a timer ignores cancellation.
+/// The timer fires on a Dispatch thread, not on the cooperative pool, and the task then resumes on its own
+/// executor (a task executor it prefers, or the global one).
 ///
-/// On Linux, `Task.sleep` wakes about 30–60 µs late (the kernel's default timer slack is 50 µs): measured on 2
-/// loaded cores, 20 µs asked gave 52 µs at the median, 50 µs gave 91 µs, 250 µs gave 312 µs. That is close enough to
-/// the schedule that a thread of our own for precise sleeps would not pay for itself; the backoff simply starts a
-/// little slower than asked.
+/// On Linux a timer wakes about 30–60 µs late (the kernel's default timer slack is 50 µs). Measured on 2 loaded
+/// cores, median of 300 sleeps: `Task.sleep` for 20 µs took 52 µs, for 50 µs 91 µs, for 250 µs 312 µs; this timer
+/// (no leeway) 52, 88 and 310 µs. That is close enough to the schedule that a thread of our own for precise
+/// sleeps would not pay for itself: the backoff simply starts a little slower than asked.
 func sleepIgnoringCancellation(microseconds: UInt64) async {
-    await Task { try? await Task.sleep(for: .microseconds(microseconds)) }.value
+    await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+        let timer = DispatchSource.makeTimerSource(queue: .global())
+        timer.schedule(deadline: .now() + .microseconds(Int(clamping: microseconds)), leeway: .nanoseconds(0))
+        timer.setEventHandler {
+            // Cancelling releases the handler, and with it this reference to the timer.
+            timer.cancel()
+            continuation.resume()
+        }
+        timer.activate()
+    }
 }
 
 /// The busy handler used while a store opens its database, which is synchronous (the store's initialiser): it
