@@ -9,7 +9,8 @@ import Synchronization
 /// heartbeat ticked, when each write ended and how, and how the reads fared.
 ///
 /// A store that waited for the lock in a thread of the cooperative pool, holding its own lock, would stall the
-/// heartbeat and the reads, and end the writes one after another.
+/// heartbeat and the reads, and end the writes one after another. A second heartbeat on a thread of its own ticks at
+/// the same time: how late it comes is the machine's own doing (another process on the core), not the pool's.
 struct WaitForLockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "wait-for-lock",
@@ -33,9 +34,12 @@ struct WaitForLockCommand: AsyncParsableCommand {
         var report = LockWaitReport(pid: getpid())
         let heartbeat = Heartbeat(period: .milliseconds(tickMs))
         let beating = Task { await heartbeat.run() }
+        let threadHeartbeat = Heartbeat(period: .milliseconds(tickMs))
+        Thread.detachNewThread { threadHeartbeat.runOnThisThread() }
         // A quarter second of heartbeat before the writes: the machine's own scheduling delay, for comparison.
         try await Task.sleep(for: .milliseconds(250))
         report.lateTickMaxBeforeMs = heartbeat.takeLatest()
+        _ = threadHeartbeat.takeLatest()
 
         let started = ContinuousClock.now
         let writesDone = Atomic(false)
@@ -51,9 +55,11 @@ struct WaitForLockCommand: AsyncParsableCommand {
         writesDone.store(true, ordering: .relaxed)
         (report.reads, report.readErrors, report.slowestReadMs) = await reads
         report.lateTickMaxMs = heartbeat.takeLatest()
+        report.threadLateTickMaxMs = threadHeartbeat.takeLatest()
         report.ticks = heartbeat.ticks
         report.tickMs = Double(tickMs)
         heartbeat.stop()
+        threadHeartbeat.stop()
         await beating.value
         await store.close()
         try emit(report)
@@ -99,7 +105,7 @@ struct WaitForLockCommand: AsyncParsableCommand {
     }
 }
 
-/// A task that sleeps `period` in a loop and keeps how late the latest tick came.
+/// A task (or a thread) that sleeps `period` in a loop and keeps how late the latest tick came.
 final class Heartbeat: Sendable {
     private struct State {
         var latest = 0.0
@@ -112,18 +118,33 @@ final class Heartbeat: Sendable {
 
     init(period: Duration) { self.period = period }
 
+    /// Ticks on the cooperative pool.
     func run() async {
         var last = ContinuousClock.now
         while !state.withLock({ $0.stopped }) {
             try? await Task.sleep(for: period)
-            let now = ContinuousClock.now
-            let late = now - last - period
-            last = now
-            let lateMs = Double(late.components.seconds) * 1000 + Double(late.components.attoseconds) / 1e15
-            state.withLock {
-                $0.latest = max($0.latest, lateMs)
-                $0.ticks += 1
-            }
+            tick(since: &last)
+        }
+    }
+
+    /// Ticks on the calling thread, which must be a thread of its own: it sleeps.
+    func runOnThisThread() {
+        var last = ContinuousClock.now
+        let (seconds, attoseconds) = period.components
+        while !state.withLock({ $0.stopped }) {
+            usleep(useconds_t(seconds * 1_000_000 + attoseconds / 1_000_000_000_000))
+            tick(since: &last)
+        }
+    }
+
+    private func tick(since last: inout ContinuousClock.Instant) {
+        let now = ContinuousClock.now
+        let late = now - last - period
+        last = now
+        let lateMs = Double(late.components.seconds) * 1000 + Double(late.components.attoseconds) / 1e15
+        state.withLock {
+            $0.latest = max($0.latest, lateMs)
+            $0.ticks += 1
         }
     }
 

@@ -23,8 +23,11 @@ package struct LockWaitReport: Codable, Sendable {
     package var ticks = 0
     package var tickMs = 0.0
     package var lateTickMaxMs = 0.0
-    /// The latest a tick came before the writes started, for comparison (the machine's own scheduling delay).
+    /// The latest a tick came before the writes started, for comparison.
     package var lateTickMaxBeforeMs = 0.0
+    /// The latest a tick came, while the writes waited, of a heartbeat on a thread of its own (not the cooperative
+    /// pool): how long the machine itself kept this process from running meanwhile.
+    package var threadLateTickMaxMs = 0.0
     package var writes: [Write] = []
     /// Reads (admission of a closed circuit) answered while the writes waited, failed ones, and the slowest.
     package var reads = 0

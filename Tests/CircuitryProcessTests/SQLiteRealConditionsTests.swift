@@ -150,16 +150,19 @@ extension CrossProcessTests {
             // Together: each write waits for itself, not behind the others.
             let ends = report.writes.map(\.endedMs)
             #expect((ends.max() ?? 0) - (ends.min() ?? 0) < 100, "writes ended at \(ends) ms")
-            // No thread of the cooperative pool slept: the heartbeat kept ticking, and reads were answered.
-            #expect(
-                report.lateTickMaxMs <= 20,
-                "a 5 ms heartbeat came \(report.lateTickMaxMs) ms late (\(report.lateTickMaxBeforeMs) ms before the writes)"
-            )
+            // No thread of the cooperative pool slept: the heartbeat kept ticking, and reads were answered. A tick
+            // may come late because the machine did not run the process (another process had the core): the same
+            // worker's heartbeat on a thread of its own measures that, over the same time, and it is not the pool's.
+            let heartbeat =
+                "a 5 ms heartbeat came \(report.lateTickMaxMs) ms late (one on a thread of its own "
+                + "\(report.threadLateTickMaxMs) ms; \(report.lateTickMaxBeforeMs) ms before the writes)"
+            #expect(report.lateTickMaxMs <= 20 + report.threadLateTickMaxMs, "\(heartbeat)")
             #expect(report.reads >= 50 && report.readErrors == 0, "\(report.reads) reads, \(report.readErrors) failed")
             #expect(report.slowestReadMs < 50, "slowest read \(report.slowestReadMs) ms")
             print(
                 "write lock held 2 s: 4 writes failed busy at \(ends.map { Int($0) }) ms (bound \(Int(bound)) ms); "
-                    + "heartbeat at most \(report.lateTickMaxMs) ms late (\(report.lateTickMaxBeforeMs) ms before); "
+                    + "heartbeat at most \(report.lateTickMaxMs) ms late (on a thread of its own "
+                    + "\(report.threadLateTickMaxMs) ms, before the writes \(report.lateTickMaxBeforeMs) ms); "
                     + "\(report.reads) reads answered meanwhile, slowest \(report.slowestReadMs) ms")
         }
 
