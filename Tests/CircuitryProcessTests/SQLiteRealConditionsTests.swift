@@ -16,9 +16,9 @@ extension CrossProcessTests {
 
         // MARK: A reader left open
 
-        /// Four workers record failures and successes (S F F repeated) on one circuit for `seconds`; with `reader`,
-        /// another process keeps a read transaction open from the start until the log is past its bound plus
-        /// `pinnedAfterBound`, then ends it while the workers go on.
+        /// Four workers record failures and successes (S F F repeated, 1 ms of work each) on one circuit for
+        /// `seconds`; with `reader`, another process keeps a read transaction open from the start until the log is
+        /// past its bound plus `pinnedAfterBound`, then ends it while the workers go on.
         struct ReaderRun {
             var reports: [WorkerReport]
             var p99RecordMs: Double
@@ -42,6 +42,9 @@ extension CrossProcessTests {
                 [
                     "calls", "--db", db, "--circuit", "shared", "--calls", "10000000", "--duration-ms",
                     "\(seconds * 1000)", "--outcome", "SFF", "--threshold", "1000000000", "--max-batch", "20",
+                    // 1 ms of work per call, as a job would do: the workers do not take both cores from the tests
+                    // running beside this one, and still write the log past its bound within a few seconds.
+                    "--work-ms", "1",
                 ]
             }
             let wal = db + "-wal"
@@ -84,7 +87,7 @@ extension CrossProcessTests {
         @Test func aReaderLeftOpenNeitherSlowsWritersNorLosesOutcomes() async throws {
             let lab = try Lab()
             defer { lab.tearDown() }
-            let seconds = 6
+            let seconds = 7
             let alone = try await readerRun(
                 lab, lab.newDatabase("alone"), reader: false, seconds: seconds, pinnedAfterBound: .zero)
             let db = lab.newDatabase("with-reader")
