@@ -74,7 +74,9 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         let succeeded = try await db.run(run + ["sh", "-c", "echo hello"])
         #expect(succeeded.status == 0, "\(succeeded)")
         #expect(succeeded.stdout == "hello\n")
-        #expect(try await db.psql("SELECT successes || '/' || failures FROM circuit_status WHERE name = 'upstream'") == "1/0")
+        #expect(
+            try await db.psql("SELECT successes || '/' || failures FROM circuit_status WHERE name = 'upstream'")
+                == "1/0")
 
         let failed = try await db.run(run + ["sh", "-c", "exit 3"])
         #expect(failed.status == 3, "the command's own status: \(failed)")
@@ -228,7 +230,8 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         #expect(circuit["override"] is NSNull)
         #expect(circuit["failures"] as? Int == 0)
         #expect(try await db.run(failing).status == 1)
-        #expect(try await db.psql("SELECT state FROM circuit_status WHERE name = 'c'") == "open", "no longer held closed")
+        #expect(
+            try await db.psql("SELECT state FROM circuit_status WHERE name = 'c'") == "open", "no longer held closed")
 
         let forgotten = try await db.run(["forget", "c"] + db.cli.db)
         #expect(forgotten.status == 0, "\(forgotten)")
@@ -255,7 +258,9 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         let environment = ["CIRCUITRY_DB": db.cli.database]
         let tripped = try await db.run(["trip", "env", "--reason", "from the environment"], environment: environment)
         #expect(tripped.status == 0, "\(tripped)")
-        #expect(try await db.psql("SELECT override_reason FROM circuit_status WHERE name = 'env'") == "from the environment")
+        #expect(
+            try await db.psql("SELECT override_reason FROM circuit_status WHERE name = 'env'") == "from the environment"
+        )
         let listed = try await db.run(["list", "--json"], environment: environment)
         #expect(try jsonLines(listed.stdout).map { $0["name"] as? String } == ["env"])
         let rejected = try await db.run(["run", "--circuit", "env", "--", "true"], environment: environment)

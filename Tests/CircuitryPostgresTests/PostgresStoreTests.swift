@@ -82,7 +82,8 @@ import Testing
         // The generation is a circuit's first (drawn from the hour and a random number) plus one.
         let status = try await server.psql("SELECT name, state FROM \(schema).jobs_circuit_status")
         #expect(status == "send-email/t1|open")
-        let log = try await server.psql("SELECT circuit, from_state, to_state, actor FROM \(schema).jobs_transition_log")
+        let log = try await server.psql(
+            "SELECT circuit, from_state, to_state, actor FROM \(schema).jobs_transition_log")
         #expect(log == "send-email/t1|closed|open|test")
         let at = try await server.psql("SELECT at FROM \(schema).jobs_transition_log")
         #expect(at.hasPrefix("2027-01-15 08:00:00"), "times are shown as UTC timestamps: \(at)")
@@ -109,7 +110,8 @@ import Testing
             }
             #expect(other?.code == .foreignDatabase)
             #expect(
-                try await server.psql("SELECT count(*) FROM information_schema.tables WHERE table_schema = '\(foreign)'")
+                try await server.psql(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = '\(foreign)'")
                     == "1")
         }
     }

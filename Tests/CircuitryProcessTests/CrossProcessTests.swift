@@ -336,7 +336,8 @@ struct CrossProcessTests {
         for round in 1...rounds {
             let path = lab.newDatabase("new-\(round)")
             if let schema = Lab.schema(of: path) {
-                #expect(try await lab.server?.psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)'") == "0")
+                #expect(
+                    try await lab.server?.psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)'") == "0")
             } else {
                 #expect(!FileManager.default.fileExists(atPath: path))
             }
