@@ -243,9 +243,12 @@ extension CrossProcessTests {
             }
             // Nothing was written to the old file after the change.
             #expect(try await lab.record("upstream", in: old).counts.failures == before)
-            // Everything after it went to the one file at the path.
+            // Everything after it went to the one file at the path — but for the call each worker had in flight at
+            // the change: admitted in the old file's circuit, its failure belongs to that circuit's life, which the
+            // circuit in the new file never counts (a recreated circuit takes no outcome of an earlier life).
             let after = try await lab.record("upstream", in: db).counts.failures
-            #expect(after == (change == .replace ? marker : 0) + Int64(recorded) - before)
+            let expected = (change == .replace ? marker : 0) + Int64(recorded) - before
+            #expect(after <= expected && after >= expected - Int64(reports.count), "\(after) of \(expected)")
             #expect(try lab.scalar("PRAGMA integrity_check") == "ok")
             print(
                 "database \(change)d under 2 workers: \(before) failures in the old file at the change, none after; "
