@@ -17,8 +17,11 @@ import Synchronization
 /// The store owns a pool of connections (postgres-nio's `PostgresClient`) whose background work runs in ``run()``.
 /// With swift-service-lifecycle, add the store to your `ServiceGroup`:
 /// ```swift
-/// let store = try PostgresCircuitStore(url: "postgres://jobs@db.internal/jobs?sslmode=require", logger: logger)
-/// let breakers = try BreakerFactory(store: store, logger: logger)
+/// let store = try PostgresCircuitStore(
+///     url: "postgres://jobs:secret@db.internal:5432/jobs?sslmode=verify-full", logger: logger)
+/// let breakers = try BreakerFactory(store: store, configuration: configuration, logger: logger)
+///
+/// // The store owns a connection pool whose background work runs in the store's run():
 /// let group = ServiceGroup(services: [store, worker], gracefulShutdownSignals: [.sigterm], logger: logger)
 /// try await group.run()
 /// ```
