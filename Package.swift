@@ -20,6 +20,18 @@ let package = Package(
         // `make bench-postgres`: Circuitry on PostgreSQL against its own floors, beside SQLite. Its own executable,
         // so that `make bench` does not compile SwiftNIO.
         .executable(name: "circuitry-bench-postgres", targets: ["CircuitryPostgresBenchmark"]),
+        // The Redis store: its own product behind the `Redis` trait, so that only users who enable the trait resolve
+        // and build SwiftNIO for it. Without the trait the module is empty.
+        .library(name: "CircuitryRedis", targets: ["CircuitryRedis"]),
+        // `make bench-redis`: Circuitry on Redis beside pybreaker's Redis storage on the same server (needs the trait).
+        .executable(name: "circuitry-bench-redis", targets: ["CircuitryRedisBenchmark"]),
+        // `make demo-redis`: the demo with the breakers on a Redis server (needs the trait).
+        .executable(name: "circuitry-demo-redis", targets: ["CircuitryRedisDemo"]),
+    ],
+    traits: [
+        // The Redis store and its small RESP client over SwiftNIO (and swift-nio-ssl for `rediss://`). Off by default:
+        // `swift build --traits Redis`, or `traits: ["Redis"]` on the dependency on this package.
+        .trait(name: "Redis", description: "The Redis store (CircuitryRedis) and its SwiftNIO client"),
     ],
     dependencies: [
         // Logging API the caller wires up; the library never bootstraps it.
@@ -32,6 +44,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         // Command-line parsing for the executables only; the library does not depend on it.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
+        // The Redis store's RESP client, only with the `Redis` trait (see the target's conditions).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
+        // TLS for `rediss://` URLs, only with the `Redis` trait.
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
     ],
     targets: [
         // Our own namespaced module over the system's libsqlite3 (never re-exported).
@@ -91,6 +107,36 @@ let package = Package(
                 "Circuitry",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The Redis store. Every source file is inside `#if Redis`, and SwiftNIO is a dependency only with the trait,
+        // so that without it this is an empty module that builds nothing else.
+        .target(
+            name: "CircuitryRedis",
+            dependencies: [
+                "Circuitry",
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Redis"])),
+                .product(name: "NIOPosix", package: "swift-nio", condition: .when(traits: ["Redis"])),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Redis"])),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // `make bench-redis`: Circuitry's Redis store against pybreaker's, and the raw GET + SET floor, through the
+        // store's own RESP client (its `package` API).
+        .executableTarget(
+            name: "CircuitryRedisBenchmark",
+            dependencies: [
+                "Circuitry",
+                "CircuitryBenchmarkSupport",
+                .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .executableTarget(
+            name: "CircuitryRedisDemo",
+            dependencies: [
+                "Circuitry", "CircuitryDemoKit", .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -183,6 +229,21 @@ let package = Package(
         .target(
             name: "CircuitryPostgresTestSupport",
             path: "Tests/CircuitryPostgresTestSupport"
+        ),
+        // The throw-away redis-server of the Redis store's tests and the cross-process tests (not a product).
+        .target(
+            name: "CircuitryRedisTestSupport",
+            path: "Tests/CircuitryRedisTestSupport"
+        ),
+        .testTarget(
+            name: "CircuitryRedisTests",
+            dependencies: [
+                "Circuitry",
+                .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
+                "CircuitryStoreConformance",
+                "CircuitryRedisTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         // Real worker processes on a real database file, and on a real PostgreSQL server over TCP. `swift test`
         // builds every product first, so the tests find `circuitry-worker` beside their own bundle.
