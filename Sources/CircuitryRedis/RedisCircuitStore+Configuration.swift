@@ -51,7 +51,9 @@
             /// Default 2 s.
             public var operationTimeout: Duration
             /// The most attempts of one update whose circuit other processes keep changing between its read and its
-            /// write. Default 16; each retry waits a random time of up to 0.2 ms × 2^attempt, at most 10 ms.
+            /// write. Default 64. Each retry waits a random time of up to 0.2 ms × 2^retry, at most 10 ms, but for an
+            /// update that holds the circuit's turn (it has lost four times and is the oldest to have), which retries
+            /// at once and cannot lose to a newer update.
             public var maximumUpdateAttempts: Int
             /// How many transitions of each circuit the history keeps. Default 100.
             public var historyLimit: Int
@@ -74,7 +76,7 @@
                 self.maximumConnections = 2
                 self.connectTimeout = .seconds(5)
                 self.operationTimeout = .seconds(2)
-                self.maximumUpdateAttempts = 16
+                self.maximumUpdateAttempts = 64
                 self.historyLimit = 100
                 self.clientName = "circuitry"
             }

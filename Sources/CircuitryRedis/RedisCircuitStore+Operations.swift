@@ -70,14 +70,17 @@
             return (record, version, now)
         }
 
-        /// Reads, runs `body` and writes if nobody wrote in between; otherwise waits a random while and starts again,
-        /// at most ``Configuration/maximumUpdateAttempts`` times and by `deadline`.
+        /// Reads, runs `body` and writes if nobody wrote in between; otherwise reads and runs again after a random wait,
+        /// at most ``Configuration/maximumUpdateAttempts`` times and by `deadline`. From its ``claimAfter``th attempt
+        /// the update claims the circuit's turn, and retries at once when it holds it (see ``RedisScripts/commit``).
         func optimisticUpdate<Value: Sendable>(
             _ name: String, _ body: (inout CircuitRecord?, Timestamp) throws -> StoreUpdate<Value>,
             by deadline: NIODeadline
         ) async throws -> Value {
             var attempt = 1
+            var waits = 0
             var waited = Duration.zero
+            var claim: String?
             while true {
                 let (stored, version, now) = try await readWithVersion(name, by: deadline)
                 var record = stored
@@ -94,11 +97,18 @@
                 } : nil
                 // Nothing to write: the decision stands as of the read, like a read-only transaction.
                 guard written != nil || !result.transitions.isEmpty else { return result.value }
-                if try await commit(name, expecting: version, record: written, result.transitions, by: deadline) {
+                // The update's age, for the turn: when it first read, then a random token against ties.
+                let age = claim ?? "\(now.millisecondsSince1970) \(String(UInt64.random(in: 0...UInt64.max), radix: 36))"
+                claim = age
+                let claiming = attempt >= Self.claimAfter
+                let outcome = try await commit(
+                    name, expecting: version, record: written, result.transitions, claim: claiming ? age : "",
+                    by: deadline)
+                if outcome == .written {
                     if attempt > 1 { noteConflicts(attempts: attempt, waited: waited) }
                     return result.value
                 }
-                let pause = Self.backoff(attempt: attempt)
+                let pause: TimeAmount = outcome == .lostTheRace && claiming ? .zero : Self.backoff(attempt: waits)
                 guard attempt < configuration.maximumUpdateAttempts, NIODeadline.now() + pause < deadline else {
                     noteConflicts(attempts: attempt, waited: waited)
                     throw CircuitStoreError(
@@ -106,14 +116,20 @@
                         message: "the circuit \(name.debugDescription) was changed by other processes during each of "
                             + "\(attempt) attempts to update it", location: location)
                 }
-                // An event-loop timer rather than Task.sleep: a cancelled caller still gets its outcome recorded.
-                try await MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: pause) {}.futureResult.get()
-                waited += .nanoseconds(pause.nanoseconds)
+                if pause > .zero {
+                    // An event-loop timer rather than Task.sleep: a cancelled caller still gets its outcome recorded.
+                    try await MultiThreadedEventLoopGroup.singleton.any().scheduleTask(in: pause) {}.futureResult.get()
+                    waited += .nanoseconds(pause.nanoseconds)
+                    waits += 1
+                }
                 attempt += 1
             }
         }
 
-        /// A random wait before attempt `attempt + 1`: up to 0.2 ms × 2^attempt, at most 10 ms ("full jitter").
+        /// The attempt from which an update claims the circuit's turn.
+        static let claimAfter = 5
+
+        /// A random wait before the next attempt: up to 0.2 ms × 2^waits, at most 10 ms ("full jitter").
         static func backoff(attempt: Int) -> TimeAmount {
             let ceiling = min(10_000_000, 200_000 << min(attempt, 10))
             return .nanoseconds(Int64.random(in: 0...Int64(ceiling)))
@@ -127,15 +143,29 @@
             }
         }
 
-        /// Runs the commit script; `false` if the record's version was no longer `expected` (nothing was written).
+        /// What the commit script did.
+        private enum CommitOutcome {
+            /// The record and the transitions are written.
+            case written
+            /// Nothing written: the record changed since it was read (if the update claimed it, it now has the turn).
+            case lostTheRace
+            /// Nothing written: an older update has the circuit's turn.
+            case olderUpdateFirst
+        }
+
+        /// How long a circuit's turn lasts: how long a process that dies holding one delays the circuit's writers.
+        static let turnMilliseconds = 100
+
+        /// Runs the commit script (see ``RedisScripts/commit``).
         private func commit(
             _ name: String, expecting version: String, record: CircuitRecord?, _ transitions: [CircuitTransition],
-            by deadline: NIODeadline
-        ) async throws -> Bool {
+            claim: String, by deadline: NIODeadline
+        ) async throws -> CommitOutcome {
             let fields = record.map(RedisRecordCoding.fields) ?? []
             var arguments = [
                 version, String(configuration.historyLimit), record == nil ? "0" : "1", name,
-                String(record?.updatedAt.millisecondsSince1970 ?? 0), String(fields.count),
+                String(record?.updatedAt.millisecondsSince1970 ?? 0), claim, String(Self.turnMilliseconds),
+                String(fields.count),
             ]
             arguments += fields
             arguments += transitions.map(RedisRecordCoding.payload)
@@ -143,10 +173,14 @@
                 .commit,
                 keys: [
                     keys.circuit(name), keys.history(name), keys.circuits, keys.log, keys.sequence, keys.versions,
+                    keys.turn(name),
                 ], arguments: arguments, by: deadline)
-            if reply.isNull { return false }
-            guard reply.integer == 1 else { throw RedisErrorMapping.unexpected(reply, command: "EVALSHA") }
-            return true
+            switch reply.integer {
+            case 1: return .written
+            case -1: return .lostTheRace
+            case 0: return .olderUpdateFirst
+            default: throw RedisErrorMapping.unexpected(reply, command: "EVALSHA")
+            }
         }
 
         enum Script { case commit, prune }

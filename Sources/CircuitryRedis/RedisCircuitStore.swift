@@ -13,7 +13,9 @@
     /// after a random wait, at most ``Configuration/maximumUpdateAttempts`` times and within
     /// ``Configuration/operationTimeout``. Nothing is held while the rules run, nor ever across the user's work. An
     /// update that writes nothing (most admissions) costs the one read. This process's updates of one circuit wait in
-    /// line for each other, so only other processes' writes cause retries; ``conflicts`` counts them.
+    /// line for each other, so only other processes' writes cause retries; ``conflicts`` counts them. So that an
+    /// unlucky update cannot lose to newer ones again and again, one that has lost four times claims the circuit's
+    /// *turn* (a key that expires after 100 ms): the oldest claim wins the next write, and newer updates wait.
     ///
     /// `WATCH`/`MULTI`/`EXEC` would give the same check, but it needs a connection of its own for each update (`WATCH`
     /// belongs to the connection) and three more commands per write; the script runs on the shared, pipelined

@@ -6,6 +6,7 @@
     /// |---|---|---|
     /// | `{prefix}:circuit:<name>` | hash | the circuit's record, one field per column of the SQL stores, plus `version` |
     /// | `{prefix}:circuits` | sorted set | every circuit's name, scored by its `updated_at` (for listing and pruning) |
+    /// | `{prefix}:turn:<name>` | string | while updates race: the oldest loser's claim on the next write (expires) |
     /// | `{prefix}:history:<name>` | list | the circuit's last transitions, oldest first, as in `{prefix}:log` |
     /// | `{prefix}:log` | sorted set | every circuit's kept transitions, scored by id: `<id> <JSON>` |
     /// | `{prefix}:sequence` | string | the last history id handed out |
@@ -14,8 +15,8 @@
     ///
     /// A circuit's name follows the tag as its UTF-8 bytes, unescaped (keys are binary-safe): Redis hashes only what is
     /// between the first `{` and the first `}` after it, which is the prefix (braces are not allowed in it), so no
-    /// name can move its keys to another slot, and `circuit:<name>` and `history:<name>` cannot equal each other or a
-    /// fixed key whatever the name holds. Names compare as bytes, as in the SQL stores: `é` precomposed and decomposed
+    /// name can move its keys to another slot, and `circuit:<name>`, `history:<name>` and `turn:<name>` cannot equal each
+    /// other or a fixed key whatever the name holds. Names compare as bytes, as in the SQL stores: `é` precomposed and decomposed
     /// are two circuits.
     ///
     /// One slot per store rather than one per circuit: the history ids must increase in commit order across circuits,
@@ -34,6 +35,7 @@
 
         func circuit(_ name: String) -> String { "\(tag):circuit:\(name)" }
         func history(_ name: String) -> String { "\(tag):history:\(name)" }
+        func turn(_ name: String) -> String { "\(tag):turn:\(name)" }
         var circuits: String { "\(tag):circuits" }
         var log: String { "\(tag):log" }
         var sequence: String { "\(tag):sequence" }

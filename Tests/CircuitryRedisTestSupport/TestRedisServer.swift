@@ -23,7 +23,7 @@ package final class TestRedisServer: Sendable {
         try await sharedServer.value
     }
 
-    private static let sharedServer = Task { try TestRedisServer() }
+    private static let sharedServer = Task { try await TestRedisServer.start() }
 
     /// A one-node Redis Cluster that serves every slot, shared like ``shared()``: it refuses any command or script
     /// whose keys fall in more than one hash slot (`CROSSSLOT`), as a real cluster does.
@@ -31,13 +31,34 @@ package final class TestRedisServer: Sendable {
         try await sharedClusterServer.value
     }
 
-    private static let sharedClusterServer = Task { try TestRedisServer(cluster: true) }
+    private static let sharedClusterServer = Task { try await TestRedisServer.start(cluster: true) }
+
+    /// ``init(appendOnly:cluster:extraArguments:)`` on a thread of its own: starting a server waits for it, and that
+    /// wait must not hold one of the few threads that every test's asynchronous work runs on.
+    package static func start(appendOnly: Bool = false, cluster: Bool = false, extraArguments: [String] = [])
+        async throws -> TestRedisServer
+    {
+        try await offPool { try TestRedisServer(appendOnly: appendOnly, cluster: cluster, extraArguments: extraArguments) }
+    }
+
+    /// ``start()`` again (after ``stop(crash:)``), on a thread of its own.
+    package func restart() async throws {
+        try await Self.offPool { try self.start() }
+    }
+
+    /// Runs blocking work (processes, polling) on a Dispatch thread instead of the cooperative pool.
+    private static func offPool<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(with: Result { try work() }) }
+        }
+    }
 
     package let port: Int
     package let folder: String
     package let isCluster: Bool
     private let arguments: [String]
-    private let process = Mutex<Process?>(nil)
+    /// The running server's process id.
+    private let process = Mutex<pid_t?>(nil)
 
     package struct Failure: Error, CustomStringConvertible {
         package var description: String
@@ -98,59 +119,50 @@ package final class TestRedisServer: Sendable {
 
     /// Starts the server (again) with its configuration and folder, and waits until it answers.
     package func start() throws {
-        let server = Process()
-        server.executableURL = URL(fileURLWithPath: Self.binary)
-        server.arguments = arguments
-        server.standardOutput = FileHandle.nullDevice
-        server.standardError = FileHandle.nullDevice
-        try server.run()
-        process.withLock { $0 = server }
+        let pid = try ChildProcess.spawn(Self.binary, arguments)
+        process.withLock { $0 = pid }
         let deadline = ContinuousClock.now + .seconds(30)
         while ContinuousClock.now < deadline {
-            guard server.isRunning else {
-                throw Failure(description: "redis-server exited with \(server.terminationStatus): \(logTail())")
+            if let status = ChildProcess.exitStatus(pid) {
+                process.withLock { $0 = nil }
+                throw Failure(description: "redis-server exited with \(status): \(logTail())")
             }
-            if (try? cli(["PING"], check: false)) == "PONG" { return }
+            // A server with a password answers NOAUTH: it answers, which is all this waits for.
+            if let answer = try? cli(["PING"], check: false), answer == "PONG" || answer.hasPrefix("NOAUTH") {
+                return
+            }
             usleep(20_000)
         }
         throw Failure(description: "redis-server did not answer within 30 s: \(logTail())")
     }
 
     /// Stops the server: `crash` is SIGKILL (nothing flushed that was not already); otherwise SIGTERM, a clean
-    /// shutdown.
+    /// shutdown. Returns once the process has exited.
     package func stop(crash: Bool = false) {
-        guard let server = process.withLock({ $0.take() }) else { return }
-        kill(server.processIdentifier, SIGCONT)
-        kill(server.processIdentifier, crash ? SIGKILL : SIGTERM)
-        server.waitUntilExit()
+        guard let pid = process.withLock({ $0.take() }) else { return }
+        kill(pid, SIGCONT)
+        kill(pid, crash ? SIGKILL : SIGTERM)
+        ChildProcess.wait(pid)
     }
 
     /// Freezes (SIGSTOP) or thaws (SIGCONT) the server: a server that stops answering without closing its
     /// connections, as a hung or partitioned host does. The kernel still accepts new TCP connections.
     package func freeze(_ frozen: Bool) {
-        guard let pid = process.withLock({ $0?.processIdentifier }) else { return }
+        guard let pid = process.withLock({ $0 }) else { return }
         kill(pid, frozen ? SIGSTOP : SIGCONT)
     }
 
-    /// Runs `redis-cli` against the server and returns its output, trimmed. `--no-auth-warning` and the password
-    /// come from `password` (sent as `-a`).
+    /// Runs `redis-cli` against the server and returns its output (standard output and error), trimmed; throws if it
+    /// fails or answers with an error, unless `check` is false.
     @discardableResult
     package func cli(_ arguments: [String], database: Int = 0, password: String? = nil, check: Bool = true) throws
         -> String
     {
-        let output = Pipe()
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.cliBinary)
         var all = ["-h", "127.0.0.1", "-p", "\(port)", "-n", "\(database)", "--no-auth-warning"]
         if let password { all += ["-a", password] }
-        process.arguments = all + arguments
-        process.standardOutput = output
-        process.standardError = output
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        let text = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        if check, process.terminationStatus != 0 || text.hasPrefix("ERR") || text.hasPrefix("(error)") {
+        let (status, output) = try ChildProcess.run(Self.cliBinary, all + arguments)
+        let text = output.trimmingCharacters(in: .whitespacesAndNewlines)
+        if check, status != 0 || text.hasPrefix("ERR") || text.hasPrefix("(error)") || text.hasPrefix("WRONGTYPE") {
             throw Failure(description: "redis-cli \(arguments.joined(separator: " ")) failed: \(text)")
         }
         return text
@@ -212,12 +224,117 @@ package final class TestRedisServer: Sendable {
             fi
             rm -rf '\(folder)'
             """
-        let watchdog = Process()
-        watchdog.executableURL = URL(fileURLWithPath: "/usr/bin/setsid")
-        watchdog.arguments = ["/bin/sh", "-c", script]
-        watchdog.standardInput = FileHandle.nullDevice
-        watchdog.standardOutput = FileHandle.nullDevice
-        watchdog.standardError = FileHandle.nullDevice
-        try? watchdog.run()
+        // `setsid -f`: the shell runs in a session of its own, and the setsid process itself exits at once.
+        if let pid = try? ChildProcess.spawn("/usr/bin/setsid", ["-f", "/bin/sh", "-c", script]) {
+            ChildProcess.wait(pid)
+        }
+    }
+}
+
+/// Child processes started with `posix_spawn` and reaped with `waitpid` by the code that started them.
+///
+/// Not Foundation's `Process`: its `waitUntilExit()` on Linux spins on the calling thread until a monitor thread has
+/// seen the exit, and was seen to miss one, which left a test spinning on one of the two threads every test shares.
+package enum ChildProcess {
+    /// Held while a pipe is made and while a child is started, so that no child inherits a pipe end before it is
+    /// marked close-on-exec.
+    private static let spawning = Mutex(())
+
+    /// Starts `executable` with `arguments`, its standard input, output and error on /dev/null.
+    package static func spawn(_ executable: String, _ arguments: [String]) throws -> pid_t {
+        try spawn(executable, arguments, output: nil)
+    }
+
+    /// Runs `executable` to its end and returns its exit status (or 128 + signal) and what it wrote to standard output
+    /// and error.
+    package static func run(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        var fds: [Int32] = [0, 0]
+        // Close-on-exec, set before any other child can start (spawns take the same lock): a server started meanwhile
+        // must not keep the write end open, or the read below would wait for the server's end instead of this child's.
+        let piped = spawning.withLock { _ in
+            pipe(&fds) == 0 && fcntl(fds[0], F_SETFD, FD_CLOEXEC) == 0 && fcntl(fds[1], F_SETFD, FD_CLOEXEC) == 0
+        }
+        guard piped else { throw TestRedisServer.Failure(description: "pipe() failed: errno \(errno)") }
+        let pid: pid_t
+        do {
+            pid = try spawn(executable, arguments, output: fds[1])
+        } catch {
+            close(fds[0])
+            close(fds[1])
+            throw error
+        }
+        close(fds[1])
+        var output: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while true {
+            let count = read(fds[0], &chunk, chunk.count)
+            if count > 0 {
+                output += chunk[0..<count]
+            } else if count == 0 || errno != EINTR {
+                break
+            }
+        }
+        close(fds[0])
+        return (wait(pid), String(decoding: output, as: UTF8.self))
+    }
+
+    /// Waits for `pid` to end and reaps it; its exit status, or 128 + the signal that ended it.
+    @discardableResult
+    package static func wait(_ pid: pid_t) -> Int32 {
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) < 0 {
+            guard errno == EINTR else { return -1 }
+        }
+        return decode(status)
+    }
+
+    /// The exit status if `pid` has ended (it is reaped), `nil` if it still runs.
+    package static func exitStatus(_ pid: pid_t) -> Int32? {
+        var status: Int32 = 0
+        let result = waitpid(pid, &status, WNOHANG)
+        if result == 0 { return nil }
+        return result < 0 ? -1 : decode(status)
+    }
+
+    private static func decode(_ status: Int32) -> Int32 {
+        // WIFEXITED / WEXITSTATUS / WTERMSIG, which Swift does not import (they are macros).
+        let signal = status & 0x7F
+        return signal == 0 ? (status >> 8) & 0xFF : 128 + signal
+    }
+
+    private static func spawn(_ executable: String, _ arguments: [String], output: Int32?) throws -> pid_t {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        if let output {
+            posix_spawn_file_actions_adddup2(&actions, output, 1)
+            posix_spawn_file_actions_adddup2(&actions, output, 2)
+        } else {
+            posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)
+            posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+        }
+        // The spawning thread may block signals (Dispatch's threads do), and a child inherits the mask: redis-server
+        // would then never see SIGTERM. The child starts with nothing blocked and default dispositions.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        var defaults = sigset_t()
+        sigfillset(&defaults)
+        sigdelset(&defaults, SIGKILL)
+        sigdelset(&defaults, SIGSTOP)
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv: [UnsafeMutablePointer<CChar>?] = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for pointer in argv { free(pointer) } }
+        var pid: pid_t = 0
+        let result = spawning.withLock { _ in posix_spawn(&pid, executable, &actions, &attributes, argv, environ) }
+        guard result == 0 else {
+            throw TestRedisServer.Failure(description: "cannot start \(executable): \(String(cString: strerror(result)))")
+        }
+        return pid
     }
 }
