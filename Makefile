@@ -2,33 +2,45 @@
 SWIFT ?= swift
 # CI builds with warnings as errors; so does every target here.
 STRICT := -Xswiftc -warnings-as-errors
+# The stores that need SwiftNIO are package traits, off by default. The tests build and run with all of them.
+TRAITS := --enable-all-traits
 
-.PHONY: help build test demo demo-postgres bench bench-postgres lint format clean
+.PHONY: help build test check-default-traits demo demo-postgres bench bench-postgres lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
 	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
-	@echo "make test   - build with warnings as errors and run every test"
-	@echo "make build  - debug build of every product"
+	@echo "make test   - build with warnings as errors and every trait, run every test, then build with the"
+	@echo "              default traits (SQLite only)"
+	@echo "make build  - debug build of everything, every trait"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
 	@echo "make bench-postgres - the PostgreSQL store against its floors, beside SQLite, on a throw-away server"
 	@echo "make lint   - swift format lint --strict"
 
 build:
-	$(SWIFT) build $(STRICT)
+	$(SWIFT) build --build-tests $(TRAITS) $(STRICT)
 
-test:
-	$(SWIFT) build --build-tests $(STRICT)
-	$(SWIFT) test --skip-build
+test: build
+	$(SWIFT) test --skip-build $(TRAITS)
+	$(MAKE) check-default-traits
+
+# What a package that depends on Circuitry without traits gets: everything builds (in a build folder of its own, so
+# that the traits of the main one stay as they are), and `circuitry` refuses a postgres:// URL saying how to get it.
+check-default-traits:
+	$(SWIFT) build --build-tests --scratch-path .build-default $(STRICT)
+	@out=$$(.build-default/debug/circuitry list --db postgres://user@localhost/db 2>&1); status=$$?; \
+	if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait Postgres"; then \
+		echo "check-default-traits: expected status 64 and the trait's name, got $$status: $$out" >&2; exit 1; \
+	fi; echo "check-default-traits: the default circuitry refuses postgres:// and names the trait"
 
 demo:
 	$(SWIFT) run -c release circuitry-demo
 
-# A debug build: a release build of SwiftNIO takes over ten minutes on 2 cores, and the demo does not need the speed.
-# To use a server of your own: CIRCUITRY_POSTGRES_URL=postgres://… swift run circuitry-demo-postgres
-demo-postgres:
-	$(SWIFT) build $(STRICT) --product circuitry-demo-postgres
-	scripts/with-postgres.sh "$$($(SWIFT) build --show-bin-path)/circuitry-demo-postgres"
+# A debug build (the one `make test` makes): a release build of SwiftNIO takes over ten minutes on 2 cores, and the
+# demo does not need the speed. To use a server of your own: circuitry-demo --db postgres://…
+demo-postgres: build
+	scripts/with-postgres.sh sh -c 'exec "$$0" --db "$$CIRCUITRY_POSTGRES_URL"' \
+		"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-demo"
 
 # Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
 BENCH_ARGS ?=
@@ -37,19 +49,19 @@ bench:
 	$(SWIFT) run -c release $(STRICT) circuitry-bench $(BENCH_ARGS)
 
 # Extra flags: `make bench-postgres BENCH_POSTGRES_ARGS="--scaling-runs 1"` (see `circuitry-bench-postgres --help`).
-# Its own executable (it compiles SwiftNIO, which `make bench` does not), run beside a throw-away PostgreSQL 15.
 # Built first, so that the server runs only for the benchmark itself.
 BENCH_POSTGRES_ARGS ?=
 
 bench-postgres:
-	$(SWIFT) build -c release $(STRICT) --product circuitry-bench-postgres
-	scripts/with-postgres.sh "$$($(SWIFT) build -c release --show-bin-path)/circuitry-bench-postgres" $(BENCH_POSTGRES_ARGS)
+	$(SWIFT) build -c release $(TRAITS) $(STRICT) --product circuitry-bench-postgres
+	scripts/with-postgres.sh "$$($(SWIFT) build -c release $(TRAITS) --show-bin-path)/circuitry-bench-postgres" \
+		$(BENCH_POSTGRES_ARGS)
 
 lint:
-	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks
 
 format:
-	$(SWIFT) format --in-place --recursive Package.swift Sources Tests
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tests Examples Benchmarks
 
 clean:
 	rm -rf .build .build-*

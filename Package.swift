@@ -1,55 +1,58 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
+// What ships is under Sources/; what proves it is under Tests/; the demo is under Examples/ and the benchmarks under
+// Benchmarks/. Every store that needs SwiftNIO sits behind a package trait, none enabled by default, so that a package
+// using only the SQLite store resolves swift-log, swift-metrics and swift-argument-parser and nothing else.
+// `make test` builds and tests with every trait enabled.
+
 let package = Package(
     name: "Circuitry",
     platforms: [.macOS(.v15)],
     products: [
+        // The breakers, the SQLite store and the in-memory store.
         .library(name: "Circuitry", targets: ["Circuitry"]),
-        // The PostgreSQL store: its own product, so that users of the SQLite store never build SwiftNIO.
+        // The PostgreSQL store (trait `Postgres`).
         .library(name: "CircuitryPostgres", targets: ["CircuitryPostgres"]),
-        .executable(name: "circuitry", targets: ["CircuitryCLI"]),
-        // The multi-tenant job-queue demo that `make demo` runs.
-        .executable(name: "circuitry-demo", targets: ["CircuitryDemo"]),
-        // `make demo-postgres`: the same demo with the breakers on a PostgreSQL server.
-        .executable(name: "circuitry-demo-postgres", targets: ["CircuitryPostgresDemo"]),
-        // A test helper: one worker process of the cross-process test suite.
-        .executable(name: "circuitry-worker", targets: ["CircuitryWorker"]),
-        // `make bench`: Circuitry against the raw SQLite floor (run it in release mode).
-        .executable(name: "circuitry-bench", targets: ["CircuitryBenchmark"]),
-        // `make bench-postgres`: Circuitry on PostgreSQL against its own floors, beside SQLite. Its own executable,
-        // so that `make bench` does not compile SwiftNIO.
-        .executable(name: "circuitry-bench-postgres", targets: ["CircuitryPostgresBenchmark"]),
-        // The Redis store: its own product behind the `Redis` trait, so that only users who enable the trait resolve
-        // and build SwiftNIO for it. Without the trait the module is empty.
+        // The Redis store (trait `Redis`).
         .library(name: "CircuitryRedis", targets: ["CircuitryRedis"]),
-        // `make bench-redis`: Circuitry on Redis beside pybreaker's Redis storage on the same server (needs the trait).
-        .executable(name: "circuitry-bench-redis", targets: ["CircuitryRedisBenchmark"]),
-        // `make demo-redis`: the demo with the breakers on a Redis server (needs the trait).
-        .executable(name: "circuitry-demo-redis", targets: ["CircuitryRedisDemo"]),
+        // Opens whichever store a path or URL names (`--db`, `CIRCUITRY_DB`), as far as the enabled traits allow.
+        .library(name: "CircuitryStores", targets: ["CircuitryStores"]),
+        // The `circuitry` command: SQLite files, and the servers of the enabled traits.
+        .executable(name: "circuitry", targets: ["CircuitryCLI"]),
     ],
     traits: [
-        // The Redis store and its small RESP client over SwiftNIO (and swift-nio-ssl for `rediss://`). Off by default:
-        // `swift build --traits Redis`, or `traits: ["Redis"]` on the dependency on this package.
-        .trait(name: "Redis", description: "The Redis store (CircuitryRedis) and its SwiftNIO client"),
+        .trait(
+            name: "Postgres",
+            description:
+                "The PostgreSQL store (CircuitryPostgres) and postgres:// URLs in CircuitryStores and circuitry."
+        ),
+        .trait(
+            name: "Redis",
+            description: "The Redis store (CircuitryRedis, its own RESP client over SwiftNIO) and redis:// URLs in "
+                + "CircuitryStores and circuitry."
+        ),
+        .default(enabledTraits: []),
     ],
     dependencies: [
         // Logging API the caller wires up; the library never bootstraps it.
         .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
         // Counters and gauges the caller wires up; the library never bootstraps it.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
-        // The PostgreSQL client behind CircuitryPostgres only; the core target never imports it.
-        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
-        // `Service`, so that the PostgreSQL store's pool can run in a service group.
-        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         // Command-line parsing for the executables only; the library does not depend on it.
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
-        // The Redis store's RESP client, only with the `Redis` trait (see the target's conditions).
+        // The PostgreSQL client (trait `Postgres` only).
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
+        // `Service`, so that the PostgreSQL store's pool can run in a service group (trait `Postgres` only).
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        // The Redis store's RESP client (trait `Redis` only).
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
-        // TLS for `rediss://` URLs, only with the `Redis` trait.
+        // TLS for `rediss://` URLs (trait `Redis` only).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
     ],
     targets: [
+        // MARK: What ships
+
         // Our own namespaced module over the system's libsqlite3 (never re-exported).
         .systemLibrary(
             name: "CircuitrySQLite",
@@ -64,79 +67,46 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
-        // What both benchmarks share: timing, the breaker cases, worker processes with a barrier, the table, the JSON.
-        .target(
-            name: "CircuitryBenchmarkSupport",
-            dependencies: [
-                "Circuitry",
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        // The benchmark imports the SQLite module itself to measure the floors on the same file.
-        .executableTarget(
-            name: "CircuitryBenchmark",
-            dependencies: [
-                "Circuitry",
-                "CircuitryBenchmarkSupport",
-                "CircuitrySQLite",
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        // The PostgreSQL benchmark talks to the server through postgres-nio directly for its floors.
-        .executableTarget(
-            name: "CircuitryPostgresBenchmark",
-            dependencies: [
-                "Circuitry",
-                "CircuitryBenchmarkSupport",
-                "CircuitryPostgres",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        // The contract every store must honour, run by each store's tests (not a product).
-        .target(
-            name: "CircuitryStoreConformance",
-            dependencies: [
-                "Circuitry",
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
+        // Its sources are all `#if Postgres`: without the trait the module is empty and resolves nothing.
         .target(
             name: "CircuitryPostgres",
             dependencies: [
                 "Circuitry",
-                .product(name: "PostgresNIO", package: "postgres-nio"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["Postgres"])),
+                .product(
+                    name: "ServiceLifecycle", package: "swift-service-lifecycle", condition: .when(traits: ["Postgres"])
+                ),
             ]
         ),
-        // The Redis store. Every source file is inside `#if Redis`, and SwiftNIO is a dependency only with the trait,
-        // so that without it this is an empty module that builds nothing else.
+        // Its sources are all `#if Redis`: without the trait the module is empty and resolves nothing.
         .target(
             name: "CircuitryRedis",
             dependencies: [
                 "Circuitry",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Redis"])),
                 .product(name: "NIOPosix", package: "swift-nio", condition: .when(traits: ["Redis"])),
                 .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Redis"])),
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // `make bench-redis`: Circuitry's Redis store against pybreaker's, and the raw GET + SET floor, through the
-        // store's own RESP client (its `package` API).
-        .executableTarget(
-            name: "CircuitryRedisBenchmark",
+        .target(
+            name: "CircuitryStores",
             dependencies: [
                 "Circuitry",
-                "CircuitryBenchmarkSupport",
+                .target(name: "CircuitryPostgres", condition: .when(traits: ["Postgres"])),
                 .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        .executableTarget(
-            name: "CircuitryRedisDemo",
+        // What the command's subcommands share with the programs that run breakers from options (the cross-process
+        // tests' worker, the demo, the benchmarks): `--db`, the breaker settings' options, durations.
+        .target(
+            name: "CircuitryCommandLine",
             dependencies: [
-                "Circuitry", "CircuitryDemoKit", .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
+                "Circuitry",
+                "CircuitryStores",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -145,69 +115,114 @@ let package = Package(
             name: "CircuitryCLI",
             dependencies: [
                 "Circuitry",
-                // `--db postgres://…`: the command is a tool, not a library, so it may build SwiftNIO.
-                "CircuitryPostgres",
+                "CircuitryStores",
+                "CircuitryCommandLine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // MARK: The demo (`make demo`, `make demo-postgres`)
+
+        .executableTarget(
+            name: "circuitry-demo",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
+                "CircuitryStores",
+                "CircuitryCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            path: "Sources/CircuitryCLI"
+            path: "Examples/Demo"
         ),
-        // `--db` takes a SQLite path or a `postgres://` URL, so that the cross-process tests run on both stores. A
-        // test helper, not something users build: it may build SwiftNIO.
+
+        // MARK: The benchmarks (`make bench`, `make bench-postgres`)
+
+        // What every benchmark shares: timing, the breaker cases, worker processes with a barrier, the table, the JSON.
+        .target(
+            name: "CircuitryBenchmarkSupport",
+            dependencies: ["Circuitry", .product(name: "Logging", package: "swift-log")],
+            path: "Benchmarks/Support"
+        ),
+        // Imports the SQLite module itself to measure the floors on the same file.
         .executableTarget(
-            name: "CircuitryWorker",
+            name: "circuitry-bench",
             dependencies: [
                 "Circuitry",
-                "CircuitryPostgres",
+                "CircuitryBenchmarkSupport",
                 "CircuitrySQLite",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/SQLite"
+        ),
+        // Talks to the server through postgres-nio directly for its floors. Its sources are all `#if Postgres`.
+        .executableTarget(
+            name: "circuitry-bench-postgres",
+            dependencies: [
+                "Circuitry",
+                "CircuitryBenchmarkSupport",
+                .target(name: "CircuitryPostgres", condition: .when(traits: ["Postgres"])),
+                .product(name: "PostgresNIO", package: "postgres-nio", condition: .when(traits: ["Postgres"])),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/Postgres"
+        ),
+        // Circuitry on Redis beside pybreaker's Redis storage on the same server, and the raw GET + SET floor through
+        // the store's own RESP client. Its sources are all `#if Redis`.
+        .executableTarget(
+            name: "circuitry-bench-redis",
+            dependencies: [
+                "Circuitry",
+                "CircuitryBenchmarkSupport",
+                .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Redis"])),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/Redis",
+            exclude: ["pybreaker"]
+        ),
+
+        // MARK: What proves it
+
+        // The contract every store must honour, run by each store's tests.
+        .target(
+            name: "CircuitryStoreConformance",
+            dependencies: ["Circuitry", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/CircuitryStoreConformance"
+        ),
+        // One worker process of the cross-process tests; `--db` takes whatever CircuitryStores opens.
+        .executableTarget(
+            name: "circuitry-worker",
+            dependencies: [
+                "Circuitry",
+                "CircuitrySQLite",
+                "CircuitryStores",
+                "CircuitryCommandLine",
                 "CircuitryWorkerReport",
+                // The Redis store's retry counts, for the report.
+                .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+            ],
+            path: "Tests/CircuitryWorker"
         ),
         // What `circuitry-worker` prints, shared with the tests that read it.
-        .target(name: "CircuitryWorkerReport", dependencies: ["Circuitry"]),
-        // The demo, whatever the store; its two executables only choose where the breakers are.
-        .target(
-            name: "CircuitryDemoKit",
-            dependencies: [
-                "Circuitry",
-                "CircuitrySQLite",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
-        .executableTarget(
-            name: "CircuitryDemo",
-            dependencies: ["Circuitry", "CircuitryDemoKit", .product(name: "Logging", package: "swift-log")]
-        ),
-        .executableTarget(
-            name: "CircuitryPostgresDemo",
-            dependencies: [
-                "Circuitry", "CircuitryDemoKit", "CircuitryPostgres", .product(name: "Logging", package: "swift-log"),
-            ]
-        ),
+        .target(name: "CircuitryWorkerReport", dependencies: ["Circuitry"], path: "Tests/CircuitryWorkerReport"),
+        // The harness that runs `circuitry` as a subprocess, shared by the CLI and PostgreSQL tests.
+        .target(name: "CircuitryCLITestSupport", path: "Tests/CircuitryCLITestSupport"),
+        // The throw-away PostgreSQL 15 server, shared by the tests that use one.
+        .target(name: "CircuitryPostgresTestSupport", path: "Tests/CircuitryPostgresTestSupport"),
+        // The throw-away redis-server, shared by the tests that use one.
+        .target(name: "CircuitryRedisTestSupport", path: "Tests/CircuitryRedisTestSupport"),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
                 "Circuitry",
+                "CircuitryStores",
                 "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
-            ]
-        ),
-        // Also runs the built `circuitry` binary with `--db postgres://…`; depends on the target so that it is built
-        // first.
-        .testTarget(
-            name: "CircuitryPostgresTests",
-            dependencies: [
-                "Circuitry",
-                "CircuitryPostgres",
-                "CircuitryStoreConformance",
-                "CircuitryCLI",
-                "CircuitryCLITestSupport",
-                "CircuitryPostgresTestSupport",
-                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Runs the built `circuitry` binary as a subprocess; depends on the target so that it is built first.
@@ -216,25 +231,25 @@ let package = Package(
             dependencies: [
                 "CircuitryCLI",
                 "CircuitryCLITestSupport",
+                "CircuitryCommandLine",
                 "Circuitry",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
-        // The harness that runs `circuitry` as a subprocess, shared by the two test targets above (not a product).
-        .target(
-            name: "CircuitryCLITestSupport",
-            path: "Tests/CircuitryCLITestSupport"
+        // Also runs the built `circuitry` binary with `--db postgres://…`. Its sources are all `#if Postgres`.
+        .testTarget(
+            name: "CircuitryPostgresTests",
+            dependencies: [
+                "Circuitry",
+                .target(name: "CircuitryPostgres", condition: .when(traits: ["Postgres"])),
+                "CircuitryStoreConformance",
+                "CircuitryCLI",
+                "CircuitryCLITestSupport",
+                "CircuitryPostgresTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
-        // The throw-away PostgreSQL 15 server, shared by the two test targets that use one (not a product).
-        .target(
-            name: "CircuitryPostgresTestSupport",
-            path: "Tests/CircuitryPostgresTestSupport"
-        ),
-        // The throw-away redis-server of the Redis store's tests and the cross-process tests (not a product).
-        .target(
-            name: "CircuitryRedisTestSupport",
-            path: "Tests/CircuitryRedisTestSupport"
-        ),
+        // Its sources are all `#if Redis`.
         .testTarget(
             name: "CircuitryRedisTests",
             dependencies: [
@@ -245,15 +260,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Real worker processes on a real database file, and on a real PostgreSQL server over TCP. `swift test`
-        // builds every product first, so the tests find `circuitry-worker` beside their own bundle.
+        // Real worker processes on a real database file, and on a real PostgreSQL server over TCP; and the demo end to
+        // end. Depends on the executables so that they are built first.
         .testTarget(
             name: "CircuitryProcessTests",
             dependencies: [
                 "Circuitry",
-                "CircuitryPostgres",
+                "CircuitryStores",
                 "CircuitryPostgresTestSupport",
+                "CircuitryRedisTestSupport",
                 "CircuitryWorkerReport",
+                "circuitry-worker",
+                "circuitry-demo",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -1,3 +1,5 @@
+#if Postgres
+
 import Circuitry
 import Foundation
 
@@ -216,3 +218,5 @@ extension ConfigurationError {
         ConfigurationError(setting: setting, message: "\(setting) is \(value); expected \(expected)")
     }
 }
+
+#endif

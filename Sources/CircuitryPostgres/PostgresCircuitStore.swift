@@ -1,3 +1,5 @@
+#if Postgres
+
 import Circuitry
 import Logging
 import PostgresNIO
@@ -663,3 +665,5 @@ extension Duration {
     /// Whole milliseconds.
     var milliseconds: Int64 { components.seconds * 1000 + components.attoseconds / 1_000_000_000_000_000 }
 }
+
+#endif

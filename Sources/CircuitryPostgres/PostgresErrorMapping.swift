@@ -1,10 +1,12 @@
+#if Postgres
+
 import Circuitry
 import PostgresNIO
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// Turns what postgres-nio throws into a ``CircuitStoreError`` whose code says what kind of failure it was.
@@ -110,3 +112,5 @@ enum PostgresErrorMapping {
         }
     }
 }
+
+#endif

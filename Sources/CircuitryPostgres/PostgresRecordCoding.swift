@@ -1,3 +1,5 @@
+#if Postgres
+
 import Circuitry
 import PostgresNIO
 
@@ -61,3 +63,5 @@ enum PostgresRecordCoding {
         return bindings
     }
 }
+
+#endif

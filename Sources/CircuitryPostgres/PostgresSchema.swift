@@ -1,3 +1,5 @@
+#if Postgres
+
 import Circuitry
 import Logging
 import PostgresNIO
@@ -207,3 +209,5 @@ struct PostgresSchema: Sendable {
         return version > Self.version ? .newer(version) : .ours
     }
 }
+
+#endif

@@ -1,5 +1,6 @@
 import ArgumentParser
 import CircuitryCLITestSupport
+import CircuitryCommandLine
 import Foundation
 import Testing
 

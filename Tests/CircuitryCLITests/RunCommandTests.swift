@@ -3,9 +3,9 @@ import Foundation
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// `circuitry run` as a subprocess: exit statuses, pass-through, outcomes, timeouts, signals, concurrency.
@@ -117,36 +117,36 @@ import Testing
     }
 
     #if os(Linux)
-        @Test func commandStartsWithNoSignalBlocked() async throws {
-            let cli = try CLIHarness()
-            let result = try await cli.run(
-                ["run", "--circuit", "mask"] + cli.db + ["--", "grep", "^SigBlk:", "/proc/self/status"])
-            #expect(result.status == 0, "\(result)")
-            #expect(result.stdout == "SigBlk:\t0000000000000000\n")
-        }
+    @Test func commandStartsWithNoSignalBlocked() async throws {
+        let cli = try CLIHarness()
+        let result = try await cli.run(
+            ["run", "--circuit", "mask"] + cli.db + ["--", "grep", "^SigBlk:", "/proc/self/status"])
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout == "SigBlk:\t0000000000000000\n")
+    }
 
-        /// A ^C typed at the terminal reaches the command (in circuitry's process group), and circuitry survives it
-        /// and exits with the command's status. (That circuitry does not send it a second time cannot be seen here:
-        /// two SIGINTs microseconds apart merge into one pending signal.)
-        @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
-        func terminalInterruptReachesTheCommandAndCircuitryWaitsForIt() async throws {
-            let cli = try CLIHarness()
-            let ready = cli.path("ready")
-            let command =
-                "\(CLIHarness.binary.path) run --circuit tty --db \(cli.databasePath) -- "
-                + "sh -c 'trap \"echo caught INT\" INT; touch \(ready); sleep 20 & wait; kill $!; echo end'"
-            // `script` gives circuitry a terminal; ^C is typed once the command has set its trap. `script` starts
-            // `$SHELL -c`, which must become circuitry (`exec`): a shell left waiting in between would die of the ^C
-            // itself (dash does) and `script -e` would report that instead of circuitry's status.
-            let typist = "while [ ! -e \(ready) ]; do sleep 0.01; done; printf '\\003'; sleep 1"
-            let launched = try cli.launchProcess(
-                "/bin/sh", ["-c", "(\(typist)) | /usr/bin/script -qec \"exec $COMMAND\" /dev/null"],
-                environment: ["COMMAND": command, "SHELL": "/bin/sh"])
-            let result = try await launched.wait(timeout: .seconds(30))
-            #expect(result.status == 0, "\(result)")
-            #expect(result.stdout.components(separatedBy: "caught INT").count == 2, "\(result)")
-            #expect(result.stdout.contains("end"), "\(result)")
-        }
+    /// A ^C typed at the terminal reaches the command (in circuitry's process group), and circuitry survives it
+    /// and exits with the command's status. (That circuitry does not send it a second time cannot be seen here:
+    /// two SIGINTs microseconds apart merge into one pending signal.)
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func terminalInterruptReachesTheCommandAndCircuitryWaitsForIt() async throws {
+        let cli = try CLIHarness()
+        let ready = cli.path("ready")
+        let command =
+            "\(CLIHarness.binary.path) run --circuit tty --db \(cli.databasePath) -- "
+            + "sh -c 'trap \"echo caught INT\" INT; touch \(ready); sleep 20 & wait; kill $!; echo end'"
+        // `script` gives circuitry a terminal; ^C is typed once the command has set its trap. `script` starts
+        // `$SHELL -c`, which must become circuitry (`exec`): a shell left waiting in between would die of the ^C
+        // itself (dash does) and `script -e` would report that instead of circuitry's status.
+        let typist = "while [ ! -e \(ready) ]; do sleep 0.01; done; printf '\\003'; sleep 1"
+        let launched = try cli.launchProcess(
+            "/bin/sh", ["-c", "(\(typist)) | /usr/bin/script -qec \"exec $COMMAND\" /dev/null"],
+            environment: ["COMMAND": command, "SHELL": "/bin/sh"])
+        let result = try await launched.wait(timeout: .seconds(30))
+        #expect(result.status == 0, "\(result)")
+        #expect(result.stdout.components(separatedBy: "caught INT").count == 2, "\(result)")
+        #expect(result.stdout.contains("end"), "\(result)")
+    }
     #endif
 
     @Test func missingCommandExits127AndCountsNothing() async throws {

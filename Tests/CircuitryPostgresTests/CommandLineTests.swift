@@ -1,10 +1,12 @@
+#if Postgres
+
 import CircuitryCLITestSupport
 import CircuitryPostgresTestSupport
 import Foundation
 import Testing
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// A fresh database on the shared test server, and a harness whose `--db` is its URL.
@@ -309,3 +311,5 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         expectNoPassword(result)
     }
 }
+
+#endif

@@ -1,3 +1,5 @@
+#if Postgres
+
 import Circuitry
 import CircuitryPostgres
 import CircuitryPostgresTestSupport
@@ -279,3 +281,5 @@ import Testing
         #expect(error?.code == .closed)
     }
 }
+
+#endif

@@ -1,3 +1,5 @@
+#if Postgres
+
 import Circuitry
 import CircuitryPostgres
 import CircuitryPostgresTestSupport
@@ -145,3 +147,5 @@ private final class Answer<T: Sendable>: Sendable {
     func set(_ new: T) { value.withLock { $0 = new } }
     func get() -> T? { value.withLock { $0 } }
 }
+
+#endif

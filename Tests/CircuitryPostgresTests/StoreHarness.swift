@@ -1,3 +1,5 @@
+#if Postgres
+
 import Circuitry
 import CircuitryPostgres
 import CircuitryPostgresTestSupport
@@ -58,3 +60,5 @@ extension Logger {
     /// Drops everything: the tests assert on errors, not on log lines.
     static let quiet = Logger(label: "circuitry.tests", factory: { _ in SwiftLogNoOpLogHandler() })
 }
+
+#endif

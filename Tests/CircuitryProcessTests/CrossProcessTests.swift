@@ -23,7 +23,7 @@ struct CrossProcessTests {
         let lab = try await Lab.open(store)
         defer { lab.tearDown() }
         let calls = 60
-        let common = ["calls", "--db", lab.dbArgument, "--calls", "\(calls)", "--threshold", "1000000"]
+        let common = ["calls", "--db", lab.dbArgument, "--calls", "\(calls)", "--failure-threshold", "1000000"]
 
         // Failures are written at once; the threshold is never reached.
         let failing = try await lab.startTogether(processes, "fail") { _ in
@@ -74,7 +74,8 @@ struct CrossProcessTests {
         let workers = try await lab.startTogether(processes, "trip") { _ in
             [
                 "calls", "--db", lab.dbArgument, "--circuit", "trip", "--calls", "40", "--outcome", "fail",
-                "--threshold", "\(threshold)", "--open-for-ms", "60000", "--work-ms", "2", "--reject-pause-ms", "1",
+                "--failure-threshold", "\(threshold)", "--open-for", "60000ms", "--work-ms", "2", "--reject-pause-ms",
+                "1",
             ]
         }
         let reports = try await lab.reports(workers)
@@ -123,8 +124,8 @@ struct CrossProcessTests {
         let workers = try await lab.startTogether(processes, "half") { _ in
             [
                 "calls", "--db", lab.dbArgument, "--circuit", "half", "--calls", "5000", "--duration-ms", "1400",
-                "--fail-for-ms", "700", "--outcome", "succeed", "--threshold", "3",
-                "--close-threshold", "\(closeThreshold)", "--open-for-ms", "\(openFor)", "--probe-timeout-ms", "5000",
+                "--fail-for-ms", "700", "--outcome", "succeed", "--failure-threshold", "3",
+                "--close-threshold", "\(closeThreshold)", "--open-for", "\(openFor)ms", "--probe-timeout", "5000ms",
                 "--work-ms", "20", "--reject-pause-ms", "3",
             ]
         }
@@ -176,8 +177,8 @@ struct CrossProcessTests {
         let lab = try await Lab.open(store)
         defer { lab.tearDown() }
         let settings = [
-            "--db", lab.dbArgument, "--circuit", "lease", "--threshold", "1", "--close-threshold", "1",
-            "--open-for-ms", "250", "--probe-timeout-ms", "600",
+            "--db", lab.dbArgument, "--circuit", "lease", "--failure-threshold", "1", "--close-threshold", "1",
+            "--open-for", "250ms", "--probe-timeout", "600ms",
         ]
         let tripper = try lab.start("tripper", ["calls", "--calls", "1", "--outcome", "fail"] + settings)
         _ = try await lab.reports([tripper])
@@ -234,7 +235,7 @@ struct CrossProcessTests {
         let lab = try Lab()
         defer { lab.tearDown() }
         let busy = 250
-        let settings = ["--db", lab.database, "--circuit", "locked", "--threshold", "1000000"]
+        let settings = ["--db", lab.database, "--circuit", "locked", "--failure-threshold", "1000000"]
         let seed = try lab.start("seed", ["calls", "--calls", "3", "--outcome", "fail"] + settings)
         _ = try await lab.reports([seed])
 
@@ -293,7 +294,7 @@ struct CrossProcessTests {
         let workers = try await lab.startTogether(processes, "once") { _ in
             [
                 "calls", "--db", lab.dbArgument, "--circuit", "once", "--calls", "3000", "--duration-ms", "5000",
-                "--fail-for-ms", "100", "--outcome", "succeed", "--threshold", "1", "--open-for-ms", "250",
+                "--fail-for-ms", "100", "--outcome", "succeed", "--failure-threshold", "1", "--open-for", "250ms",
                 "--work-ms", "5", "--reject-pause-ms", "1", "--until-closed",
             ]
         }
@@ -321,14 +322,17 @@ struct CrossProcessTests {
         let rounds = store == .sqlite ? 5 : 3
         for round in 1...rounds {
             let path = lab.newDatabase("new-\(round)")
-            if let schema = Lab.schema(of: path) {
+            if let prefix = Lab.prefix(of: path) {
+                #expect(try lab.redisServer?.cli(["EXISTS", "{\(prefix)}:meta"]) == "0")
+            } else if let schema = Lab.schema(of: path) {
                 #expect(try lab.server?.psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)'") == "0")
             } else {
                 #expect(!FileManager.default.fileExists(atPath: path))
             }
             let workers = try await lab.startTogether(processes, "open\(round)") { _ in
                 [
-                    "calls", "--db", path, "--circuit", "startup", "--calls", "1", "--outcome", "fail", "--threshold",
+                    "calls", "--db", path, "--circuit", "startup", "--calls", "1", "--outcome", "fail",
+                    "--failure-threshold",
                     "1000",
                 ]
             }
@@ -336,6 +340,12 @@ struct CrossProcessTests {
             #expect(
                 reports.allSatisfy { $0.errors.isEmpty && $0.recordErrors == 0 && $0.failuresRun == 1 },
                 "\(reports.flatMap(\.errors))")
+            if let prefix = Lab.prefix(of: path) {
+                // The keys marked as Circuitry's once, and every process's call counted.
+                #expect(try lab.redisServer?.cli(["HGETALL", "{\(prefix)}:meta"]) == "version\n1")
+                #expect(try await lab.record("startup", in: path).counts.failures == Int64(processes))
+                continue
+            }
             guard store == .sqlite else {
                 // One set of tables, the same as one process alone creates, with one version row.
                 #expect(try await postgresObjects(lab, in: path) == reference)

@@ -1,5 +1,6 @@
-import CircuitryPostgres
 import CircuitryPostgresTestSupport
+import CircuitryRedisTestSupport
+import CircuitryStores
 import CircuitryWorkerReport
 import Foundation
 import Logging
@@ -9,10 +10,15 @@ import Testing
 @testable import Circuitry
 
 /// Where a lab's workers keep their breakers: a SQLite file in the lab's folder, or a fresh schema on the test
-/// PostgreSQL server, which the workers reach over TCP.
+/// PostgreSQL server, or a fresh key prefix on the test Redis server, which the workers reach over TCP.
 enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
     case sqlite = "SQLite"
+    #if Postgres
     case postgres = "PostgreSQL"
+    #endif
+    #if Redis
+    case redis = "Redis"
+    #endif
 
     var description: String { rawValue }
 }
@@ -34,7 +40,8 @@ struct WorkerGroup: Sendable {
 /// the folder.
 ///
 /// The database is a SQLite file in the folder, or (``StoreKind/postgres``) a schema of its own on the shared test
-/// server; workers name it with ``dbArgument`` either way.
+/// server, or (``StoreKind/redis``) a key prefix of its own on the shared test Redis server; workers name it with
+/// ``dbArgument`` either way.
 final class Lab: Sendable {
     let kind: StoreKind
     let folder: URL
@@ -43,37 +50,59 @@ final class Lab: Sendable {
     /// What `--db` names: the SQLite file, or the server's URL with this lab's schema.
     let dbArgument: String
     let server: TestPostgresServer?
+    /// The Redis server of a Redis lab.
+    let redisServer: TestRedisServer?
     let binary: URL
     private let workers = Mutex<[WorkerProcess]>([])
     private let rounds = Mutex(0)
 
     /// A lab on a SQLite file.
     convenience init() throws {
-        try self.init(kind: .sqlite, server: nil)
+        try self.init(kind: .sqlite, server: nil, redisServer: nil)
     }
 
     /// A lab on `kind`: on PostgreSQL, in a fresh schema of the shared test server (started on first use).
     static func open(_ kind: StoreKind) async throws -> Lab {
         switch kind {
         case .sqlite: try Lab()
-        case .postgres: try Lab(kind: .postgres, server: try await TestPostgresServer.shared())
+        #if Postgres
+        case .postgres: try Lab(kind: .postgres, server: try await TestPostgresServer.shared(), redisServer: nil)
+        #endif
+        #if Redis
+        case .redis: try Lab(kind: .redis, server: nil, redisServer: try await TestRedisServer.shared())
+        #endif
         }
     }
 
-    private init(kind: StoreKind, server: TestPostgresServer?) throws {
+    /// A Redis lab on a server of the caller's (for tests whose load would slow every other test of a shared one).
+    static func open(redis server: TestRedisServer) throws -> Lab {
+        try Lab(kind: .redis, server: nil, redisServer: server)
+    }
+
+    private init(kind: StoreKind, server: TestPostgresServer?, redisServer: TestRedisServer?) throws {
         self.kind = kind
         self.server = server
+        self.redisServer = redisServer
         binary = try Self.workerBinary()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("circuitry-procs-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         database = folder.appendingPathComponent("breakers.sqlite").path
-        dbArgument = server.map { Self.url(on: $0, schema: Self.freshSchema()) } ?? database
+        dbArgument =
+            server.map { Self.url(on: $0, schema: Self.freshSchema()) }
+            ?? redisServer.map { $0.url(parameters: "prefix=\(Self.freshSchema())") } ?? database
     }
 
-    /// A database nobody opened yet, as `--db` names it: `<folder>/<name>.sqlite`, or a fresh schema on the server.
+    /// A database nobody opened yet, as `--db` names it: `<folder>/<name>.sqlite`, or a fresh schema (or key prefix)
+    /// on the server.
     func newDatabase(_ name: String) -> String {
+        if let redisServer { return redisServer.url(parameters: "prefix=\(Self.freshSchema())") }
         guard let server else { return folder.appendingPathComponent("\(name).sqlite").path }
         return Self.url(on: server, schema: Self.freshSchema())
+    }
+
+    /// The key prefix of a Redis `--db` URL.
+    static func prefix(of url: String) -> String? {
+        URLComponents(string: url)?.queryItems?.first { $0.name == "prefix" }?.value
     }
 
     /// The schema of a `--db` URL.
@@ -164,18 +193,9 @@ final class Lab: Sendable {
     /// Opens the shared database (or `db`, as `--db` names it) the way a process of the application would, and
     /// hands the store to `body`; a PostgreSQL store's pool stops when `body` returns.
     func withStore<T: Sendable>(_ db: String? = nil, _ body: (any CircuitStore) async throws -> T) async throws -> T {
-        let db = db ?? dbArgument
-        switch kind {
-        case .sqlite:
-            let store = try SQLiteCircuitStore(path: db)
-            defer { store.close() }
-            return try await body(store)
-        case .postgres:
-            var configuration = try PostgresCircuitStore.Configuration(url: db)
-            configuration.maximumConnections = 1
-            return try await PostgresCircuitStore.withStore(configuration: configuration, logger: Self.quiet) {
-                try await body($0)
-            }
+        let location = try StoreLocation(db ?? dbArgument)
+        return try await location.withStore(StoreLocation.Options(maximumConnections: 1), logger: Self.quiet) {
+            try await body($0)
         }
     }
 

@@ -5,7 +5,7 @@ import Testing
 @testable import Circuitry
 
 extension CrossProcessTests {
-    /// The policies of issue 6 that live in the circuit record (the rate window, the open-duration backoff's attempt
+    /// The policies that live in the circuit record (the rate window, the open-duration backoff's attempt
     /// count) are shared by every process: proved by 2 and 4 `circuitry-worker` processes on one database file, and on
     /// one schema of the test PostgreSQL server.
     ///
@@ -35,8 +35,8 @@ extension CrossProcessTests {
             // rate is always at least the threshold and only the minimum throughput holds the trip back.
             let common = [
                 "calls", "--db", lab.dbArgument, "--circuit", "rate", "--outcome", "FS", "--calls", "\(perRound)",
-                "--rate-window-ms", "60000", "--minimum-throughput", "\(minimum)", "--failure-rate", "0.5",
-                "--threshold", "1000000",
+                "--rate-window", "60000ms", "--minimum-throughput", "\(minimum)", "--failure-rate", "0.5",
+                "--failure-threshold", "1000000",
             ]
 
             // 1. Half the minimum together: nothing trips, and the stored window holds each call of each process once.
@@ -101,9 +101,9 @@ extension CrossProcessTests {
             let tolerance: Int64 = 250
             func expected(_ attempt: Int) -> Int64 { Int64(min(base << (attempt - 1), maximum)) }
             let settings = [
-                "--db", lab.dbArgument, "--circuit", "backoff", "--threshold", "1", "--open-for-ms", "\(base)",
-                "--backoff-factor", "2", "--backoff-max-ms", "\(maximum)", "--backoff-jitter", "0",
-                "--probe-timeout-ms", "5000",
+                "--db", lab.dbArgument, "--circuit", "backoff", "--failure-threshold", "1", "--open-for", "\(base)ms",
+                "--backoff-factor", "2", "--backoff-max", "\(maximum)ms", "--backoff-jitter", "0",
+                "--probe-timeout", "5000ms",
             ]
             let probing = [
                 "calls", "--calls", "5000", "--duration-ms", "8000", "--outcome", "fail", "--until-probed",

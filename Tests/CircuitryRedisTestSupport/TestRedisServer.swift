@@ -2,7 +2,7 @@ import Foundation
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #endif
 
 /// A real `redis-server` that the tests start for themselves, in a fresh temporary folder, on a free loopback port.
@@ -38,7 +38,9 @@ package final class TestRedisServer: Sendable {
     package static func start(appendOnly: Bool = false, cluster: Bool = false, extraArguments: [String] = [])
         async throws -> TestRedisServer
     {
-        try await offPool { try TestRedisServer(appendOnly: appendOnly, cluster: cluster, extraArguments: extraArguments) }
+        try await offPool {
+            try TestRedisServer(appendOnly: appendOnly, cluster: cluster, extraArguments: extraArguments)
+        }
     }
 
     /// ``start()`` again (after ``stop(crash:)``), on a thread of its own.
@@ -94,7 +96,10 @@ package final class TestRedisServer: Sendable {
             + (appendOnly ? ["--appendonly", "yes", "--appendfsync", "always"] : ["--appendonly", "no"])
             // The cluster bus port is the port + 10000 unless set: a free port of its own instead.
             + (cluster
-                ? ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", "\(try Self.freePort())"]
+                ? [
+                    "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port",
+                    "\(try Self.freePort())",
+                ]
                 : [])
             + extraArguments
         Self.registerForCleanup(self)
@@ -333,7 +338,8 @@ package enum ChildProcess {
         var pid: pid_t = 0
         let result = spawning.withLock { _ in posix_spawn(&pid, executable, &actions, &attributes, argv, environ) }
         guard result == 0 else {
-            throw TestRedisServer.Failure(description: "cannot start \(executable): \(String(cString: strerror(result)))")
+            throw TestRedisServer.Failure(
+                description: "cannot start \(executable): \(String(cString: strerror(result)))")
         }
         return pid
     }

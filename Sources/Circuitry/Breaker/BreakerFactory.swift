@@ -2,9 +2,9 @@ import CoreMetrics
 import Logging
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// What a breaker does when its store fails before the work runs.

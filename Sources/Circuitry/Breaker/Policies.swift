@@ -2,14 +2,15 @@
 ///
 /// The attempt count lives with the circuit (``CircuitRecord/openAttempts``): every opening without a close in
 /// between is the next attempt, and closing starts again from 1. So every process of a host backs off together.
-public struct OpenDurationPolicy: Sendable {
+public struct OpenDurationPolicy: Sendable, CustomStringConvertible {
     let duration: @Sendable (_ attempt: Int64, _ base: Duration, _ jitterSeed: UInt64) -> Duration
-    let summary: String
+    /// The policy in words, as settings print it: `fixed`, `exponential ×2.0 up to 10.0 seconds, jitter ±10 %`.
+    public let description: String
     /// What is wrong with the policy's parameters, reported by ``BreakerSettings/validate()``.
     var problem: String? = nil
 
     /// Always ``BreakerSettings/openDuration``. The default.
-    public static let fixed = OpenDurationPolicy(duration: { _, base, _ in base }, summary: "fixed")
+    public static let fixed = OpenDurationPolicy(duration: { _, base, _ in base }, description: "fixed")
 
     /// ``BreakerSettings/openDuration`` × `factor`^(attempt − 1), at most `maximum`, then spread by ± `jitter`
     /// (a fraction: 0.1 is ±10 %) so that many circuits tripped together do not probe together.
@@ -28,12 +29,12 @@ public struct OpenDurationPolicy: Sendable {
                 let spread = (Double(seed % 10_000) / 10_000 * 2 - 1) * jitter  // in [-jitter, +jitter)
                 return .milliseconds(Int64(max(1, (capped * (1 + spread)).rounded())))
             },
-            summary: "exponential ×\(factor) up to \(maximum), jitter ±\(Int(jitter * 100)) %", problem: problem)
+            description: "exponential ×\(factor) up to \(maximum), jitter ±\(Int(jitter * 100)) %", problem: problem)
     }
 
     /// Your own function of the attempt count (1 for the first opening since the last close).
     public static func custom(_ duration: @escaping @Sendable (_ attempt: Int64) -> Duration) -> OpenDurationPolicy {
-        OpenDurationPolicy(duration: { attempt, _, _ in duration(attempt) }, summary: "custom")
+        OpenDurationPolicy(duration: { attempt, _, _ in duration(attempt) }, description: "custom")
     }
 
     /// The open period for `attempt`, never shorter than 1 ms.

@@ -1,9 +1,9 @@
 internal import CircuitrySQLite
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// How long and how a connection waits for another process's lock.

@@ -1,10 +1,11 @@
 import ArgumentParser
 import Circuitry
+import CircuitryCommandLine
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// `circuitry history [NAME] [--json] [--follow]`.
@@ -43,7 +44,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await store.withFactory(mustExist: true) { factory in
+            try await store.withFactory(mustExist: true, logger: Console.logger) { factory in
                 if follow { Signals.install([SIGINT, SIGTERM, SIGHUP]) }
                 let recent = limit == 0 ? [] : try await factory.history(of: name, limit: limit)
                 var lastID = printEntries(recent)

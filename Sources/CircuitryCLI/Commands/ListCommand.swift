@@ -1,5 +1,6 @@
 import ArgumentParser
 import Circuitry
+import CircuitryCommandLine
 
 /// `circuitry list [--json]`.
 struct ListCommand: AsyncParsableCommand {
@@ -16,7 +17,7 @@ struct ListCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await store.withFactory(mustExist: true) { factory in
+            try await store.withFactory(mustExist: true, logger: Console.logger) { factory in
                 let snapshots = try await factory.snapshots()
                 if json {
                     for snapshot in snapshots { Console.out(JSONLines.line(CircuitJSON(snapshot))) }
@@ -54,7 +55,7 @@ struct ShowCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await store.withFactory(mustExist: true) { factory in
+            try await store.withFactory(mustExist: true, logger: Console.logger) { factory in
                 guard let snapshot = try await factory.snapshot(of: name) else {
                     Console.error("no circuit named \"\(name)\" in \(try store.displayLocation)")
                     throw ExitCode(status: ExitStatus.notFound)

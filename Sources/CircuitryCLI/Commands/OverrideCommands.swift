@@ -1,5 +1,6 @@
 import ArgumentParser
 import Circuitry
+import CircuitryCommandLine
 
 /// The name argument and `--db` of the commands that act on one circuit.
 struct CircuitArguments: ParsableArguments {
@@ -33,7 +34,7 @@ struct TripCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await circuit.store.withFactory(mustExist: false) { factory in
+            try await circuit.store.withFactory(mustExist: false, logger: Console.logger) { factory in
                 let until = duration.map { SystemClock().now() + $0.duration }
                 try await factory.forceOpen(circuit.name, until: until, reason: reason)
                 let when = until.map { "until \($0)" } ?? "until it is closed or reset"
@@ -57,7 +58,7 @@ struct CloseCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await circuit.store.withFactory(mustExist: false) { factory in
+            try await circuit.store.withFactory(mustExist: false, logger: Console.logger) { factory in
                 try await factory.forceClosed(circuit.name, reason: reason)
                 Console.out("\(circuit.name): forced closed until it is reset")
             }
@@ -76,7 +77,7 @@ struct ResetCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await circuit.store.withFactory(mustExist: false) { factory in
+            try await circuit.store.withFactory(mustExist: false, logger: Console.logger) { factory in
                 try await factory.reset(circuit.name)
                 Console.out("\(circuit.name): reset (closed, no override)")
             }
@@ -96,7 +97,7 @@ struct ForgetCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await circuit.store.withFactory(mustExist: false) { factory in
+            try await circuit.store.withFactory(mustExist: false, logger: Console.logger) { factory in
                 guard try await factory.forget(circuit.name) else {
                     Console.error("no circuit named \"\(circuit.name)\" in \(try circuit.store.displayLocation)")
                     throw ExitCode(status: ExitStatus.notFound)
@@ -124,7 +125,7 @@ struct PruneCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await store.withFactory(mustExist: true) { factory in
+            try await store.withFactory(mustExist: true, logger: Console.logger) { factory in
                 let pruned = try await factory.prune(idleFor: idle.duration)
                 for name in pruned { Console.out(name) }
                 Console.error("pruned \(pruned.count) circuit(s) idle for \(idle)")

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Circuitry
+import CircuitryCommandLine
 import Foundation
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// `circuitry run --circuit NAME [options] -- COMMAND [ARGS...]`.
@@ -31,25 +32,7 @@ struct RunCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("The circuit's name.", valueName: "name"))
     var circuit: String
 
-    @Option(help: ArgumentHelp("Consecutive failures that open the circuit.", valueName: "n"))
-    var failureThreshold: Int = BreakerSettings().failureThreshold
-
-    @Option(help: ArgumentHelp("Successful probes that close a half-open circuit.", valueName: "n"))
-    var closeThreshold: Int = BreakerSettings().closeThreshold
-
-    @Option(
-        help: ArgumentHelp(
-            "How long the circuit stays open before it lets a probe through (default 60s).",
-            valueName: "duration"),
-        transform: DurationArgument.init(parsing:))
-    var openFor: DurationArgument?
-
-    @Option(
-        help: ArgumentHelp(
-            "How long a probe may run before it counts as failed (default 30s, or longer than --timeout).",
-            valueName: "duration"),
-        transform: DurationArgument.init(parsing:))
-    var probeTimeout: DurationArgument?
+    @OptionGroup var breaker: BreakerSettingsOptions
 
     @Option(
         help: ArgumentHelp("Kill the command after this long (SIGTERM) and count a failure.", valueName: "duration"),
@@ -62,51 +45,6 @@ struct RunCommand: AsyncParsableCommand {
             valueName: "duration"),
         transform: DurationArgument.init(parsing:))
     var killAfter: DurationArgument = try! DurationArgument(parsing: "2s")
-
-    @Option(
-        help: ArgumentHelp(
-            "Trip on the share of failing calls instead of consecutive failures: a rate from 0 to 1, e.g. 0.5.",
-            valueName: "rate"))
-    var failureRate: Double?
-
-    @Option(
-        help: ArgumentHelp(
-            "Trip when this share of calls is slower than --slow-call (a rate from 0 to 1).", valueName: "rate"))
-    var slowCallRate: Double?
-
-    @Option(
-        help: ArgumentHelp(
-            "The sliding window of --failure-rate and --slow-call-rate (default 60s).", valueName: "duration"),
-        transform: DurationArgument.init(parsing:))
-    var rateWindow: DurationArgument?
-
-    @Option(
-        help: ArgumentHelp("Calls in the window before a rate can trip (default 20).", valueName: "n"))
-    var minimumThroughput: Int?
-
-    @Option(
-        help: ArgumentHelp(
-            "A command that runs longer than this is slow: a failure, or toward --slow-call-rate.",
-            valueName: "duration"),
-        transform: DurationArgument.init(parsing:))
-    var slowCall: DurationArgument?
-
-    @Option(
-        help: ArgumentHelp(
-            "Each opening lasts this many times longer than the last (up to --backoff-max), e.g. 2.",
-            valueName: "factor"))
-    var backoffFactor: Double?
-
-    @Option(
-        help: ArgumentHelp(
-            "The longest opening with --backoff-factor (default 10 × --open-for).", valueName: "duration"),
-        transform: DurationArgument.init(parsing:))
-    var backoffMax: DurationArgument?
-
-    @Option(
-        help: ArgumentHelp(
-            "Spread each opening by ± this fraction with --backoff-factor (default 0.1).", valueName: "fraction"))
-    var backoffJitter: Double?
 
     @Option(
         name: .customLong("ignore-exit"),
@@ -122,45 +60,19 @@ struct RunCommand: AsyncParsableCommand {
     func validate() throws {
         try validateCircuitName(circuit)
         guard !command.isEmpty else { throw ValidationError("no command to run: give it after --") }
-        do {
-            try settings.validate()
-        } catch {
-            throw ValidationError(Self.optionMessage(error))
-        }
         for status in ignoredExitStatuses where !(1...255).contains(status) {
             throw ValidationError("--ignore-exit takes an exit status from 1 to 255; \(status) is not one")
         }
     }
 
-    /// The breaker settings the options ask for.
+    /// The breaker settings the options ask for: a probe's lease outlives the command and its kill grace.
     var settings: BreakerSettings {
-        var settings = BreakerSettings(failureThreshold: failureThreshold, closeThreshold: closeThreshold)
-        if let openFor { settings.openDuration = openFor.duration }
-        if failureRate != nil || slowCallRate != nil || rateWindow != nil || minimumThroughput != nil {
-            var window = RateWindowPolicy(failureRateThreshold: failureRate, slowCallRateThreshold: slowCallRate)
-            if let rateWindow { window.samplingDuration = rateWindow.duration }
-            if let minimumThroughput { window.minimumThroughput = minimumThroughput }
-            settings.rateWindow = window
-        }
-        settings.slowCallDuration = slowCall?.duration
-        if backoffFactor != nil || backoffMax != nil || backoffJitter != nil {
-            settings.openDurationPolicy = .exponential(
-                factor: backoffFactor ?? 2, maximum: backoffMax?.duration ?? settings.openDuration * 10,
-                jitter: backoffJitter ?? 0.1)
-        }
-        if let probeTimeout {
-            settings.probeTimeout = probeTimeout.duration
-        } else if let timeout {
-            // A probe's lease must outlive the command, or the probe would count as failed while it still runs.
-            let longest = timeout.duration + killAfter.duration + .seconds(1)
-            settings.probeTimeout = max(settings.probeTimeout, longest)
-        }
-        return settings
+        breaker.settings(probeTimeoutAtLeast: timeout.map { $0.duration + killAfter.duration + .seconds(1) })
     }
 
     func run() async throws {
         try await reportingErrors {
-            try await store.withFactory(mustExist: false, settings: settings) { factory in
+            try await store.withFactory(mustExist: false, settings: settings, logger: Console.logger) { factory in
                 let breaker = try factory.breaker(for: circuit)
                 let permit = try await breaker.acquire()
 
@@ -223,15 +135,5 @@ struct RunCommand: AsyncParsableCommand {
     /// `circuitry run`'s own exit status: 124 after a timeout, else the command's status as a shell reports it.
     static func exitStatus(of result: ChildProcess.Result) -> Int32 {
         result.timedOut ? ExitStatus.timedOut : result.ending.shellStatus
-    }
-
-    /// The message of a setting out of range, in the options' names.
-    static func optionMessage(_ error: ConfigurationError) -> String {
-        let options = [
-            "failureThreshold": "--failure-threshold", "closeThreshold": "--close-threshold",
-            "openDuration": "--open-for", "probeTimeout": "--probe-timeout",
-        ]
-        guard let option = options[error.setting] else { return error.description }
-        return error.message.replacingOccurrences(of: error.setting, with: option)
     }
 }

@@ -3,8 +3,7 @@ import ArgumentParser
 /// The exit statuses of `circuitry`, from `sysexits.h` where one fits. `circuitry run` otherwise exits with the
 /// command's own status (128 + N for a command killed by signal N, as a shell reports it).
 enum ExitStatus {
-    /// The command ran and succeeded, or the operator command did what was asked.
-    static let success: Int32 = 0
+    // Success is 0, as everywhere; `run` exits with the command's own status.
     /// `show` or `forget` of a circuit that the database does not have.
     static let notFound: Int32 = 1
     /// EX_USAGE: bad arguments, a bad duration, an empty or invalid circuit name, a setting out of range, no

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Circuitry
 import Foundation
+import Logging
 
 /// Where the command writes: results to standard output, diagnostics as `circuitry: …` lines to standard error.
 enum Console {
@@ -17,6 +18,13 @@ enum Console {
     /// The text with line breaks replaced by spaces: every diagnostic is one line.
     static func oneLine(_ text: String) -> String {
         String(text.map { $0.isNewline ? " " : $0 })
+    }
+
+    /// The library logs at info and below; the command reports failures itself, so only warnings get through.
+    static var logger: Logger {
+        var logger = Logger(label: "circuitry")
+        logger.logLevel = .warning
+        return logger
     }
 }
 

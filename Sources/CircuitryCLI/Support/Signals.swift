@@ -1,9 +1,9 @@
 import Synchronization
 
 #if canImport(Glibc)
-    import Glibc
+import Glibc
 #elseif canImport(Darwin)
-    import Darwin
+import Darwin
 #endif
 
 /// The signals `circuitry` catches: passed on to `run`'s command, and the end of `history --follow`.
@@ -36,9 +36,9 @@ enum Signals {
             sigemptyset(&action.sa_mask)
             action.sa_flags = SA_SIGINFO | SA_RESTART
             #if os(Linux)
-                action.__sigaction_handler.sa_sigaction = handle
+            action.__sigaction_handler.sa_sigaction = handle
             #else
-                action.__sigaction_u.__sa_sigaction = handle
+            action.__sigaction_u.__sa_sigaction = handle
             #endif
             sigaction(signal, &action, nil)
         }
@@ -58,17 +58,17 @@ enum Signals {
 
     private static func isIgnored(_ action: sigaction) -> Bool {
         #if os(Linux)
-            let handler = action.__sigaction_handler.sa_handler
+        let handler = action.__sigaction_handler.sa_handler
         #else
-            let handler = action.__sigaction_u.__sa_handler
+        let handler = action.__sigaction_u.__sa_handler
         #endif
         return unsafeBitCast(handler, to: Int.self) == unsafeBitCast(SIG_IGN, to: Int.self)
     }
 
     #if os(Linux)
-        private typealias SignalInfo = siginfo_t
+    private typealias SignalInfo = siginfo_t
     #else
-        private typealias SignalInfo = __siginfo
+    private typealias SignalInfo = __siginfo
     #endif
     private typealias Handler =
         @convention(c) (Int32, UnsafeMutablePointer<SignalInfo>?, UnsafeMutableRawPointer?)
@@ -76,11 +76,11 @@ enum Signals {
 
     private static let handle: Handler = { signal, info, _ in
         #if os(Linux)
-            // > SI_KERNEL: sent by the kernel. The terminal's ^C, ^\ and hang-up go to the whole foreground process
-            // > group, so the command, which stays in ours, has the signal already: do not send it twice.
-            let fromTerminal = info.map { Int($0.pointee.si_code) == Int(SI_KERNEL) } ?? false
+        // > SI_KERNEL: sent by the kernel. The terminal's ^C, ^\ and hang-up go to the whole foreground process
+        // > group, so the command, which stays in ours, has the signal already: do not send it twice.
+        let fromTerminal = info.map { Int($0.pointee.si_code) == Int(SI_KERNEL) } ?? false
         #else
-            let fromTerminal = false
+        let fromTerminal = false
         #endif
         Signals.received.store(signal, ordering: .sequentiallyConsistent)
         guard !fromTerminal else { return }
