@@ -5,16 +5,20 @@ STRICT := -Xswiftc -warnings-as-errors
 # The stores that need SwiftNIO are package traits, off by default. The tests build and run with all of them.
 TRAITS := --enable-all-traits
 
-.PHONY: help build test check-default-traits demo demo-postgres bench bench-postgres lint format clean
+.PHONY: help build test check-default-traits demo demo-postgres demo-redis bench bench-postgres bench-redis lint format \
+	clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
 	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
+	@echo "make demo-redis - the same demo with the breakers on a throw-away redis-server"
 	@echo "make test   - build with warnings as errors and every trait, run every test, then build with the"
 	@echo "              default traits (SQLite only)"
 	@echo "make build  - debug build of everything, every trait"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
 	@echo "make bench-postgres - the PostgreSQL store against its floors, beside SQLite, on a throw-away server"
+	@echo "make bench-redis - the Redis store beside pybreaker's Redis storage and a GET + SET floor, on a"
+	@echo "              throw-away redis-server (pybreaker in a throw-away virtual environment)"
 	@echo "make lint   - swift format lint --strict"
 
 build:
@@ -32,6 +36,10 @@ check-default-traits:
 	if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait Postgres"; then \
 		echo "check-default-traits: expected status 64 and the trait's name, got $$status: $$out" >&2; exit 1; \
 	fi; echo "check-default-traits: the default circuitry refuses postgres:// and names the trait"
+	@out=$$(.build-default/debug/circuitry list --db redis://localhost 2>&1); status=$$?; \
+	if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait Redis"; then \
+		echo "check-default-traits: expected status 64 and the trait's name, got $$status: $$out" >&2; exit 1; \
+	fi; echo "check-default-traits: the default circuitry refuses redis:// and names the trait"
 
 demo:
 	$(SWIFT) run -c release circuitry-demo
@@ -40,6 +48,11 @@ demo:
 # demo does not need the speed. To use a server of your own: circuitry-demo --db postgres://…
 demo-postgres: build
 	scripts/with-postgres.sh sh -c 'exec "$$0" --db "$$CIRCUITRY_POSTGRES_URL"' \
+		"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-demo"
+
+# The same, on a throw-away redis-server. To use a server of your own: circuitry-demo --db redis://…
+demo-redis: build
+	scripts/with-redis.sh sh -c 'exec "$$0" --db "$$CIRCUITRY_REDIS_URL"' \
 		"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-demo"
 
 # Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
@@ -56,6 +69,20 @@ bench-postgres:
 	$(SWIFT) build -c release $(TRAITS) $(STRICT) --product circuitry-bench-postgres
 	scripts/with-postgres.sh "$$($(SWIFT) build -c release $(TRAITS) --show-bin-path)/circuitry-bench-postgres" \
 		$(BENCH_POSTGRES_ARGS)
+
+# Extra flags: `make bench-redis BENCH_REDIS_ARGS="--runs 1 --seconds 1"` (see `circuitry-bench-redis --help`).
+# pybreaker 1.4 and redis-py go into a throw-away virtual environment in the build folder; the server runs only for
+# the benchmark itself.
+BENCH_REDIS_ARGS ?=
+PYBREAKER_VENV := .build/pybreaker-venv
+
+bench-redis:
+	$(SWIFT) build -c release $(TRAITS) $(STRICT) --product circuitry-bench-redis
+	[ -x $(PYBREAKER_VENV)/bin/python ] || python3 -m venv $(PYBREAKER_VENV)
+	$(PYBREAKER_VENV)/bin/pip install -q "pybreaker==1.4.*" "redis>=5"
+	scripts/with-redis.sh "$$($(SWIFT) build -c release $(TRAITS) --show-bin-path)/circuitry-bench-redis" \
+		--python $(PYBREAKER_VENV)/bin/python --pybreaker-worker Benchmarks/Redis/pybreaker/worker.py \
+		$(BENCH_REDIS_ARGS)
 
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks

@@ -249,13 +249,15 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
-        // Its sources are all `#if Redis`.
+        // Also runs the built `circuitry` binary with `--db redis://…`. Its sources are all `#if Redis`.
         .testTarget(
             name: "CircuitryRedisTests",
             dependencies: [
                 "Circuitry",
                 .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
                 "CircuitryStoreConformance",
+                "CircuitryCLI",
+                "CircuitryCLITestSupport",
                 "CircuitryRedisTestSupport",
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -37,9 +37,10 @@ struct Coordinator {
     private let counts = [1, 2, 4, 8]
     private let fewCounts = [1, 4]
 
-    /// Who runs a case: Circuitry's worker, pybreaker's, or the floor's.
+    /// Who runs a case: Circuitry's worker, pybreaker's, the floor's, or one of the two compare-and-set mechanisms.
     private enum Side: String, CaseIterable {
         case circuitry, pybreaker, floor
+        case script, watch
     }
 
     func run() async throws {
@@ -65,9 +66,10 @@ struct Coordinator {
         var report = Report()
         var rates: [String: [Double]] = [:]
         var samples: [String: [UInt64]] = [:]
+        var retries: [String: (retries: UInt64, operations: Int)] = [:]
         func measure(_ name: String, _ sides: [Side], _ counts: [Int], run: Int) async throws {
             for count in counts {
-                for side in sides where !(side == .floor && name != "healthy") {
+                for side in sides {
                     let key = "\(name).\(count).\(side)"
                     let paths = (0..<count).map { folder.appendingPathComponent("\(key)-\(run)-\($0).bin").path }
                     let results = try await WorkerProcess.runTogether(
@@ -78,17 +80,25 @@ struct Coordinator {
                     let operations = results.reduce(0) { $0 + $1.operations }
                     let seconds = results.map(\.seconds).max() ?? options.seconds
                     rates[key, default: []].append(Double(operations) / seconds)
+                    let retried = results.reduce(UInt64(0)) { $0 + $1.busyWaits }
+                    retries[key] = (
+                        (retries[key]?.retries ?? 0) + retried, (retries[key]?.operations ?? 0) + operations
+                    )
                     samples[key, default: []] += try LatencySamples.collect(paths)
                 }
             }
         }
         // Every side runs once per round, so that the machine's noise falls on all of them alike.
         for run in 0..<options.runs {
-            try await measure("healthy", Side.allCases, counts, run: run)
+            try await measure("healthy", [.circuitry, .pybreaker, .floor], counts, run: run)
+            try await measure("cas", [.script, .watch], [1, 4, 8], run: run)
             try await measure("failing", [.circuitry, .pybreaker], fewCounts, run: run)
             try await measure("rejected", [.circuitry, .pybreaker], fewCounts, run: run)
         }
         for key in rates.keys.sorted() {
+            if let counted = retries[key], counted.operations > 0 {
+                report.figure("\(key).retries_per_call", Double(counted.retries) / Double(counted.operations))
+            }
             let sorted = samples[key]!.sorted()
             report.figure("\(key).calls_per_second", median(rates[key]!))
             report.figure("\(key).p50_ns", Double(percentile(sorted, 0.5)))
@@ -112,6 +122,10 @@ struct Coordinator {
             "The floor is the store's own client: GET then SET of one key (two round trips), what any breaker that "
                 + "reads and writes shared state on every call pays at least. Circuitry's healthy call is two reads "
                 + "(TIME + HGETALL pipelined, each one round trip), successes batched.",
+            "Write if unchanged: N processes increment one key as fast as they can, each write checked against "
+                + "the value read: by a Lua script after a GET (what the store does, on a shared connection), or by "
+                + "WATCH + GET then MULTI/SET/EXEC (on a connection of its own); both two round trips, both retrying "
+                + "after the same random wait.",
             "Ratios compare figures measured side by side in the same run; absolute figures depend on the machine "
                 + "and its load (load average at start \(loadAtStart)).",
         ]
@@ -139,6 +153,11 @@ struct Coordinator {
                 options.pybreakerWorker, "--redis", url, "--namespace", Self.namespace(name, run: run),
                 "--kind", name, "--seconds", "\(options.seconds)", "--reset-timeout",
                 "\(Double(options.resetMilliseconds) / 1000)",
+            ]
+        case .script, .watch:
+            [
+                "--worker", "cas", "--case", side.rawValue, "--redis", url, "--prefix", "\(prefix)_\(run)",
+                "--seconds", "\(options.seconds)",
             ]
         case .circuitry, .floor:
             [
@@ -194,6 +213,20 @@ struct Coordinator {
                 ratio: String(
                     format: "%.2f× (floor p50 / p99 %@)", circuitry / floor, latency("healthy.\(count).floor")))
         }
+        for count in [1, 4, 8] {
+            let script = "cas.\(count).script"
+            let watch = "cas.\(count).watch"
+            report.row(
+                "write if unchanged, \(count) process\(count == 1 ? "" : "es") on one key: script vs WATCH/EXEC",
+                String(
+                    format: "script %@, %.2f retries/write, p99 %@", formatRate(value("\(script).calls_per_second")),
+                    value("\(script).retries_per_call"), formatNanoseconds(value("\(script).p99_ns"))),
+                reference: String(
+                    format: "WATCH %@, %.2f retries/write, p99 %@", formatRate(value("\(watch).calls_per_second")),
+                    value("\(watch).retries_per_call"), formatNanoseconds(value("\(watch).p99_ns"))),
+                ratio: String(
+                    format: "%.2f×", value("\(script).calls_per_second") / value("\(watch).calls_per_second")))
+        }
         for name in ["failing", "rejected"] {
             for count in fewCounts {
                 let key = "\(name).\(count)"
@@ -217,17 +250,22 @@ struct Coordinator {
         var trials: [Side: Int] = [:]
         for side in [Side.circuitry, .pybreaker] {
             let arguments = { (name: String) -> [String] in
-                workerArguments(side, name, url: url, prefix: "\(prefix)_halfopen", run: 99)
+                workerArguments(side, name, url: url, prefix: prefix, run: 99)
             }
             let executable = side == .pybreaker ? options.python : WorkerProcess.executablePath
-            let processes = 8
-            // Ready first (connected), then the circuit is opened, then they are released after the open period.
-            let results = try await WorkerProcess.runTogether(
-                count: processes, executable: executable, arguments: { _ in arguments("halfopen") }
-            ) {
-                _ = try await WorkerProcess.runTogether(count: 1, executable: executable) { _ in arguments("open") }
-                try await Task.sleep(for: .milliseconds(options.resetMilliseconds + 300))
+            // The circuit is opened first; the 8 processes connect, and are released together once its open period
+            // has passed.
+            _ = try await WorkerProcess.runTogether(count: 1, executable: executable) { _ in arguments("open") }
+            let halfOpenAt = ContinuousClock.now + .milliseconds(options.resetMilliseconds)
+            var workers: [WorkerProcess] = []
+            defer { for worker in workers { worker.stop() } }
+            for _ in 0..<8 {
+                workers.append(try WorkerProcess(executable: executable, arguments: arguments("halfopen")))
             }
+            for worker in workers { try worker.waitUntilReady() }
+            try await Task.sleep(until: halfOpenAt + .milliseconds(200))
+            for worker in workers { worker.go() }
+            let results = try workers.map { try $0.result() }
             trials[side] = results.reduce(0) { $0 + $1.operations }
         }
         let circuitry = trials[.circuitry] ?? -1
@@ -279,8 +317,8 @@ struct Coordinator {
         let pool = RedisConnectionPool(endpoint: try RedisCircuitStore.endpoint(configuration), size: 1)
         var keys: [String] = []
         let circuits = ["healthy", "failing", "rejected", "halfopen"]
-        for tag in (0..<options.runs).map({ "\(prefix)_\($0)" }) + ["\(prefix)_halfopen_99"] {
-            keys += ["meta", "circuits", "log", "sequence", "versions", "floor"].map { "{\(tag)}:\($0)" }
+        for tag in (0..<options.runs).map({ "\(prefix)_\($0)" }) + ["\(prefix)_99"] {
+            keys += ["meta", "circuits", "log", "sequence", "versions", "floor", "cas"].map { "{\(tag)}:\($0)" }
             keys += circuits.flatMap { ["{\(tag)}:circuit:\($0)", "{\(tag)}:history:\($0)", "{\(tag)}:turn:\($0)"] }
         }
         for name in circuits {

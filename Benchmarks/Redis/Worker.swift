@@ -23,6 +23,8 @@ enum Worker {
             }
         case "floor":
             result = try await floor(options.workerCase, configuration, options)
+        case "cas":
+            result = try await compareAndSet(options.workerCase, configuration, options)
         default:
             throw BenchmarkFailure(description: "unknown worker \(kind)")
         }
@@ -116,6 +118,66 @@ enum Worker {
         await pool.close()
         try LatencySamples.write(loop.samples, to: options.samplesPath)
         return WorkerResult(operations: loop.operations, seconds: loop.seconds)
+    }
+}
+
+extension Worker {
+    /// The two ways to write one key only if nobody wrote it since it was read, incrementing it as fast as possible:
+    /// `script` reads (`GET`) and writes with a Lua script that compares first (what the store does, one shared
+    /// connection); `watch` sends `WATCH` + `GET`, then `MULTI`, `SET`, `EXEC` on a connection of its own (`EXEC`
+    /// answers null if the key changed). Both are two round trips, and both retry after the same random wait.
+    /// `busyWaits` reports the retries.
+    fileprivate static func compareAndSet(
+        _ name: String, _ configuration: RedisCircuitStore.Configuration, _ options: Options
+    ) async throws -> WorkerResult {
+        let endpoint = try RedisCircuitStore.endpoint(configuration)
+        let deadline = { NIODeadline.now() + .seconds(5) }
+        let connection = try await RedisConnection.connect(to: endpoint, deadline: deadline())
+        let key = "{\(options.prefix)}:cas"
+        let script = """
+            if (redis.call('GET', KEYS[1]) or '') ~= ARGV[1] then return 0 end
+            redis.call('SET', KEYS[1], ARGV[2])
+            return 1
+            """
+        let sha = try await connection.send([["SCRIPT", "LOAD", script]], deadline: deadline())[0].string ?? ""
+        var retries: UInt64 = 0
+        func increment() async throws {
+            var attempt = 0
+            while true {
+                let written: Bool
+                if name == "watch" {
+                    let read = try await connection.send([["WATCH", key], ["GET", key]], deadline: deadline())[1]
+                    let next = String((read.integer ?? 0) + 1)
+                    let exec = try await connection.send(
+                        [["MULTI"], ["SET", key, next], ["EXEC"]], deadline: deadline())[2]
+                    written = !exec.isNull
+                } else {
+                    let read = try await connection.send([["GET", key]], deadline: deadline())[0]
+                    let current = read.string ?? ""
+                    let next = String((read.integer ?? 0) + 1)
+                    let reply = try await connection.send(
+                        [["EVALSHA", sha, "1", key, current, next]], deadline: deadline())[0]
+                    written = reply.integer == 1
+                }
+                if written { return }
+                retries += 1
+                attempt += 1
+                let ceiling = min(10_000_000, 200_000 << min(attempt, 10))
+                try await Task.sleep(for: .nanoseconds(Int64.random(in: 0...Int64(ceiling))))
+            }
+        }
+        for _ in 0..<100 { try await increment() }
+        retries = 0
+        try waitForGo()
+        let loop = try await CallLoop.run(
+            seconds: options.seconds, recordSamples: true, expectedCalls: Int(options.seconds * 50_000)
+        ) {
+            try await increment()
+            return false
+        }
+        await connection.close()
+        try LatencySamples.write(loop.samples, to: options.samplesPath)
+        return WorkerResult(operations: loop.operations, seconds: loop.seconds, busyWaits: retries)
     }
 }
 

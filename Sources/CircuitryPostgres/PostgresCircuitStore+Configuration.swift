@@ -97,13 +97,16 @@ extension PostgresCircuitStore {
             else {
                 throw ConfigurationError(
                     setting: "url",
-                    message: "expected postgres://user[:password]@host[:port]/database, got \(Self.redacted(url))")
+                    message:
+                        "expected postgres://user[:password]@host[:port]/database, got \(ConnectionURL.redacted(url))")
             }
             guard let host = components.host, !host.isEmpty else {
-                throw ConfigurationError(setting: "url", message: "the URL names no host: \(Self.redacted(url))")
+                throw ConfigurationError(
+                    setting: "url", message: "the URL names no host: \(ConnectionURL.redacted(url))")
             }
             guard let user = components.user?.removingPercentEncoding, !user.isEmpty else {
-                throw ConfigurationError(setting: "url", message: "the URL names no user: \(Self.redacted(url))")
+                throw ConfigurationError(
+                    setting: "url", message: "the URL names no user: \(ConnectionURL.redacted(url))")
             }
             let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
             let database = path.isEmpty ? nil : path.removingPercentEncoding
@@ -117,7 +120,7 @@ extension PostgresCircuitStore {
                 switch item.name {
                 case "sslmode":
                     guard let mode = TLSMode(rawValue: value) else {
-                        throw ConfigurationError.invalid(
+                        throw ConfigurationError.invalidSetting(
                             "sslmode", value, expected: TLSMode.allCases.map(\.rawValue).joined(separator: ", "))
                     }
                     tls = mode
@@ -125,7 +128,8 @@ extension PostgresCircuitStore {
                     rootCertificatePath = value
                 case "connect_timeout":
                     guard let seconds = Int(value), seconds > 0 else {
-                        throw ConfigurationError.invalid("connect_timeout", value, expected: "a number of seconds")
+                        throw ConfigurationError.invalidSetting(
+                            "connect_timeout", value, expected: "a number of seconds")
                     }
                     connectTimeout = .seconds(seconds)
                 case "application_name":
@@ -156,26 +160,27 @@ extension PostgresCircuitStore {
         /// Throws a ``ConfigurationError`` for a setting out of range or a name that is not a plain identifier.
         public func validate() throws(ConfigurationError) {
             guard (1...65535).contains(port) else {
-                throw ConfigurationError.invalid("port", "\(port)", expected: "1...65535")
+                throw ConfigurationError.invalidSetting("port", "\(port)", expected: "1...65535")
             }
             guard maximumConnections >= 1 else {
-                throw ConfigurationError.invalid("maximumConnections", "\(maximumConnections)", expected: "at least 1")
+                throw ConfigurationError.invalidSetting(
+                    "maximumConnections", "\(maximumConnections)", expected: "at least 1")
             }
             guard connectTimeout > .zero, operationTimeout > .zero else {
                 throw ConfigurationError(
                     setting: "timeouts", message: "connectTimeout and operationTimeout must be positive")
             }
             guard historyLimit >= 1 else {
-                throw ConfigurationError.invalid("historyLimit", "\(historyLimit)", expected: "at least 1")
+                throw ConfigurationError.invalidSetting("historyLimit", "\(historyLimit)", expected: "at least 1")
             }
             // Names are spliced into SQL as quoted identifiers, so they are kept to what needs no quoting at all:
             // operators can then type them in psql as they are.
             guard Self.isPlainIdentifier(schema, allowEmpty: false) else {
-                throw ConfigurationError.invalid(
+                throw ConfigurationError.invalidSetting(
                     "schema", schema.debugDescription, expected: "lower-case letters, digits and _, not first a digit")
             }
             guard Self.isPlainIdentifier(tablePrefix, allowEmpty: true) else {
-                throw ConfigurationError.invalid(
+                throw ConfigurationError.invalidSetting(
                     "tablePrefix", tablePrefix.debugDescription,
                     expected: "lower-case letters, digits and _, not first a digit")
             }
@@ -195,27 +200,6 @@ extension PostgresCircuitStore {
             let allowed = { (c: Unicode.Scalar) in ("a"..."z").contains(c) || ("0"..."9").contains(c) || c == "_" }
             return !("0"..."9").contains(first) && name.unicodeScalars.allSatisfy(allowed)
         }
-
-        /// The URL with any password replaced, for error messages.
-        static func redacted(_ url: String) -> String {
-            if var components = URLComponents(string: url) {
-                guard components.password != nil else { return url }
-                components.password = "***"
-                return components.string ?? "(unreadable URL)"
-            }
-            // A URL that does not parse may still hold a password: hide everything after the first `:` of what comes
-            // before the last `@` (more than the password if a later part has an `@` too, never less).
-            guard let start = url.range(of: "://")?.upperBound, let at = url.lastIndex(of: "@"), start < at,
-                let colon = url[start..<at].firstIndex(of: ":")
-            else { return url }
-            return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
-        }
-    }
-}
-
-extension ConfigurationError {
-    static func invalid(_ setting: String, _ value: String, expected: String) -> ConfigurationError {
-        ConfigurationError(setting: setting, message: "\(setting) is \(value); expected \(expected)")
     }
 }
 

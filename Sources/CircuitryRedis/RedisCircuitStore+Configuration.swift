@@ -102,16 +102,18 @@ extension RedisCircuitStore {
             else {
                 throw ConfigurationError(
                     setting: "url",
-                    message: "expected redis://[user[:password]@]host[:port][/database], got \(Self.redacted(url))")
+                    message:
+                        "expected redis://[user[:password]@]host[:port][/database], got \(ConnectionURL.redacted(url))")
             }
             guard let host = components.host, !host.isEmpty else {
-                throw ConfigurationError(setting: "url", message: "the URL names no host: \(Self.redacted(url))")
+                throw ConfigurationError(
+                    setting: "url", message: "the URL names no host: \(ConnectionURL.redacted(url))")
             }
             let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
             var database = 0
             if !path.isEmpty {
                 guard let number = Int(path) else {
-                    throw ConfigurationError.invalid("database", path.debugDescription, expected: "a number")
+                    throw ConfigurationError.invalidSetting("database", path.debugDescription, expected: "a number")
                 }
                 database = number
             }
@@ -138,7 +140,7 @@ extension RedisCircuitStore {
                 operationTimeout = try Self.seconds(name, value)
             case "max_connections":
                 guard let count = Int(value) else {
-                    throw ConfigurationError.invalid(name, value.debugDescription, expected: "a number")
+                    throw ConfigurationError.invalidSetting(name, value.debugDescription, expected: "a number")
                 }
                 maximumConnections = count
             case "client_name":
@@ -147,13 +149,15 @@ extension RedisCircuitStore {
                 switch value.lowercased() {
                 case "required": certificateVerification = .full
                 case "none": certificateVerification = .none
-                default: throw ConfigurationError.invalid(name, value.debugDescription, expected: "required or none")
+                default:
+                    throw ConfigurationError.invalidSetting(name, value.debugDescription, expected: "required or none")
                 }
             case "ssl_check_hostname":
                 switch value.lowercased() {
                 case "true": if certificateVerification == .noHostname { certificateVerification = .full }
                 case "false": if certificateVerification == .full { certificateVerification = .noHostname }
-                default: throw ConfigurationError.invalid(name, value.debugDescription, expected: "true or false")
+                default:
+                    throw ConfigurationError.invalidSetting(name, value.debugDescription, expected: "true or false")
                 }
             case "ssl_ca_certs":
                 rootCertificatePath = value
@@ -165,7 +169,7 @@ extension RedisCircuitStore {
 
         private static func seconds(_ name: String, _ value: String) throws(ConfigurationError) -> Duration {
             guard let seconds = Double(value), seconds > 0, seconds <= 86_400 else {
-                throw ConfigurationError.invalid(name, value.debugDescription, expected: "a number of seconds")
+                throw ConfigurationError.invalidSetting(name, value.debugDescription, expected: "a number of seconds")
             }
             return .milliseconds(Int64((seconds * 1000).rounded(.up)))
         }
@@ -183,24 +187,25 @@ extension RedisCircuitStore {
         /// Throws a ``ConfigurationError`` for a setting out of range or a key prefix that could break the keys.
         public func validate() throws(ConfigurationError) {
             guard (1...65535).contains(port) else {
-                throw ConfigurationError.invalid("port", "\(port)", expected: "1...65535")
+                throw ConfigurationError.invalidSetting("port", "\(port)", expected: "1...65535")
             }
             guard database >= 0 else {
-                throw ConfigurationError.invalid("database", "\(database)", expected: "0 or more")
+                throw ConfigurationError.invalidSetting("database", "\(database)", expected: "0 or more")
             }
             guard (1...64).contains(maximumConnections) else {
-                throw ConfigurationError.invalid("maximumConnections", "\(maximumConnections)", expected: "1...64")
+                throw ConfigurationError.invalidSetting(
+                    "maximumConnections", "\(maximumConnections)", expected: "1...64")
             }
             guard connectTimeout > .zero, operationTimeout > .zero else {
                 throw ConfigurationError(
                     setting: "timeouts", message: "connectTimeout and operationTimeout must be positive")
             }
             guard (1...1000).contains(maximumUpdateAttempts) else {
-                throw ConfigurationError.invalid(
+                throw ConfigurationError.invalidSetting(
                     "maximumUpdateAttempts", "\(maximumUpdateAttempts)", expected: "1...1000")
             }
             guard historyLimit >= 1 else {
-                throw ConfigurationError.invalid("historyLimit", "\(historyLimit)", expected: "at least 1")
+                throw ConfigurationError.invalidSetting("historyLimit", "\(historyLimit)", expected: "at least 1")
             }
             // The prefix becomes the hash tag of every key: a brace would end the tag early (or start another one)
             // and put keys of one store in different slots; control characters and spaces make keys that
@@ -210,37 +215,16 @@ extension RedisCircuitStore {
                     && scalar.properties.generalCategory != .control
             }
             guard (1...64).contains(keyPrefix.utf8.count), keyPrefix.unicodeScalars.allSatisfy(allowed) else {
-                throw ConfigurationError.invalid(
+                throw ConfigurationError.invalidSetting(
                     "keyPrefix", keyPrefix.debugDescription,
                     expected: "1 to 64 bytes of printable characters without spaces, { or }")
             }
             guard !clientName.isEmpty, clientName.unicodeScalars.allSatisfy({ $0.value > 0x20 && $0.value < 0x7F })
             else {
-                throw ConfigurationError.invalid(
+                throw ConfigurationError.invalidSetting(
                     "clientName", clientName.debugDescription, expected: "printable ASCII without spaces")
             }
         }
-
-        /// The URL with any password replaced, for error messages.
-        static func redacted(_ url: String) -> String {
-            if var components = URLComponents(string: url) {
-                guard components.password != nil else { return url }
-                components.password = "***"
-                return components.string ?? "(unreadable URL)"
-            }
-            // A URL that does not parse may still hold a password: hide everything after the first `:` of what
-            // comes before the last `@` (more than the password if a later part has an `@` too, never less).
-            guard let start = url.range(of: "://")?.upperBound, let at = url.lastIndex(of: "@"), start < at,
-                let colon = url[start..<at].firstIndex(of: ":")
-            else { return url }
-            return String(url[..<url.index(after: colon)]) + "***" + String(url[at...])
-        }
-    }
-}
-
-extension ConfigurationError {
-    static func invalid(_ setting: String, _ value: String, expected: String) -> ConfigurationError {
-        ConfigurationError(setting: setting, message: "\(setting) is \(value); expected \(expected)")
     }
 }
 #endif

@@ -371,7 +371,7 @@ struct CrossProcessTests {
         print(
             "start-up race, \(store), \(processes) processes × \(rounds) rounds: every process opened and recorded its call; "
                 + (reference.map { "each raced schema holds what one process creates: \($0)" }
-                    ?? "each new file holds one set of tables"))
+                    ?? (store == .sqlite ? "each new file holds one set of tables" : "each new prefix is marked once")))
     }
 
     // MARK: Helpers
