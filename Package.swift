@@ -259,6 +259,8 @@ let package = Package(
                 "CircuitryCLI",
                 "CircuitryCLITestSupport",
                 "CircuitryRedisTestSupport",
+                // Deadlines for the client's own tests.
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Redis"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

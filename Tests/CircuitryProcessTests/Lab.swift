@@ -74,10 +74,12 @@ final class Lab: Sendable {
         }
     }
 
+    #if Redis
     /// A Redis lab on a server of the caller's (for tests whose load would slow every other test of a shared one).
     static func open(redis server: TestRedisServer) throws -> Lab {
         try Lab(kind: .redis, server: nil, redisServer: server)
     }
+    #endif
 
     private init(kind: StoreKind, server: TestPostgresServer?, redisServer: TestRedisServer?) throws {
         self.kind = kind

@@ -2,6 +2,7 @@
 import Circuitry
 import CircuitryRedis
 import CircuitryRedisTestSupport
+import NIOCore
 import Foundation
 import Logging
 import Synchronization
@@ -349,6 +350,26 @@ import Testing
         }
     }
 
+    /// A connection can close between being picked and being written to (a deadline, the server): the request must
+    /// fail then, not wait for a reply that no handler is left to deliver or time out.
+    @Test func aRequestOnAClosedConnectionFailsAtOnce() async throws {
+        let server = try await TestRedisServer.shared()
+        let endpoint = RedisEndpoint(host: "127.0.0.1", port: server.port, connectTimeout: .seconds(10))
+        let connection = try await RedisConnection.connect(to: endpoint, deadline: .now() + .seconds(10))
+        #expect(try await connection.send([["PING"]], deadline: .now() + .seconds(10)).first?.string == "PONG")
+        await connection.close()
+        let call = Task { () -> RedisClientError? in
+            do {
+                _ = try await connection.send([["PING"]], deadline: .now() + .seconds(3600))
+                return nil
+            } catch {
+                return error as? RedisClientError
+            }
+        }
+        let answer = try await firstOf(call, orAfter: .seconds(10))
+        #expect(answer == RedisClientError.connectionClosed, "\(String(describing: answer))")
+    }
+
     @Test func aClosedStoreSaysSo() async throws {
         let server = try await TestRedisServer.shared()
         let store = try OpenStores().store(on: server)
@@ -362,6 +383,7 @@ import Testing
         let server = try await TestRedisServer.shared()
         var configuration = try RedisCircuitStore.Configuration(url: server.url())
         configuration.keyPrefix = OpenStores.freshPrefix()
+        configuration.operationTimeout = .seconds(10)
         let store = try await RedisCircuitStore.withStore(configuration: configuration, logger: .quiet) { store in
             try await addFailure(in: store, "x")
             #expect(try await store.list().records.map(\.name) == ["x"])

@@ -58,13 +58,23 @@ package final class RedisConnection: Sendable {
         for command in commands { RESPEncoder.write(command, into: &bytes) }
         let promise = channel.eventLoop.makePromise(of: [RESPValue].self)
         let request = RESPRequest(bytes: bytes, replyCount: commands.count, promise: promise, deadline: deadline)
-        channel.writeAndFlush(request, promise: nil)
+        // A connection that closed after it was picked has no handler left to answer (or time out) the request: the
+        // failed write fails it. (Once the handler has it, the handler answers it, fails it, or times it out; a
+        // second failure is ignored.)
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { _ in promise.fail(RedisClientError.connectionClosed) }
+        channel.writeAndFlush(request, promise: written)
         return try await promise.futureResult.get()
     }
 
     /// Closes the connection; requests still waiting fail with ``RedisClientError/connectionClosed``.
     package func close() async {
         try? await channel.close()
+    }
+
+    /// Starts closing the connection without waiting for it to close.
+    package func startClosing() {
+        channel.close(mode: .all, promise: nil)
     }
 
     /// Opens a connection to `endpoint` and runs its handshake, both by `deadline` (and within the endpoint's

@@ -53,6 +53,22 @@ package final class RedisConnectionPool: Sendable {
         }
     }
 
+    /// ``close()`` without waiting: for a pool that is being deinitialised.
+    package func startClosing() {
+        let slots = state.withLock { state in
+            state.closed = true
+            defer { state.slots = state.slots.map { _ in .empty } }
+            return state.slots
+        }
+        for slot in slots {
+            switch slot {
+            case .ready(let connection): connection.startClosing()
+            case .connecting(let future): future.whenSuccess { $0.startClosing() }
+            case .empty: break
+            }
+        }
+    }
+
     private enum Action {
         case use(RedisConnection)
         case wait(EventLoopFuture<RedisConnection>)
