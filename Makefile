@@ -5,8 +5,8 @@ STRICT := -Xswiftc -warnings-as-errors
 # The stores that need SwiftNIO are package traits, off by default. The tests build and run with all of them.
 TRAITS := --enable-all-traits
 
-.PHONY: help build test check-default-traits demo demo-postgres demo-redis bench bench-postgres bench-redis lint format \
-	clean
+.PHONY: help build test check-default-traits fuzz demo demo-postgres demo-redis bench bench-postgres bench-redis \
+	bench-dynamodb lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
@@ -14,32 +14,54 @@ help:
 	@echo "make demo-redis - the same demo with the breakers on a throw-away redis-server"
 	@echo "make test   - build with warnings as errors and every trait, run every test, then build with the"
 	@echo "              default traits (SQLite only)"
+	@echo "make fuzz   - random operation sequences against the breaker for FUZZ_SECONDS per store (default 120)"
 	@echo "make build  - debug build of everything, every trait"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
 	@echo "make bench-postgres - the PostgreSQL store against its floors, beside SQLite, on a throw-away server"
 	@echo "make bench-redis - the Redis store beside pybreaker's Redis storage and a GET + SET floor, on a"
 	@echo "              throw-away redis-server (pybreaker in a throw-away virtual environment)"
+	@echo "make bench-dynamodb - the DynamoDB store's requests and time per call, beside SQLite, on a throw-away moto"
 	@echo "make lint   - swift format lint --strict"
 
 build:
 	$(SWIFT) build --build-tests $(TRAITS) $(STRICT)
 
+# The test targets run one after another: each starts its own servers and worker processes, and on 2 cores their
+# timing bounds are about the code under test, not about sharing the machine with another target's servers.
+TEST_TARGETS := CircuitryTests CircuitryCLITests CircuitryPostgresTests CircuitryRedisTests CircuitryDynamoDBTests \
+	CircuitryProcessTests
+
 test: build
-	$(SWIFT) test --skip-build $(TRAITS)
+	@for target in $(TEST_TARGETS); do \
+		echo "── $$target"; \
+		$(SWIFT) test --skip-build $(TRAITS) --filter "^$$target\." || exit 1; \
+	done
 	$(MAKE) check-default-traits
 
 # What a package that depends on Circuitry without traits gets: everything builds (in a build folder of its own, so
-# that the traits of the main one stay as they are), and `circuitry` refuses a postgres:// URL saying how to get it.
+# that the traits of the main one stay as they are), and `circuitry` refuses each server's URL naming its trait.
 check-default-traits:
 	$(SWIFT) build --build-tests --scratch-path .build-default $(STRICT)
-	@out=$$(.build-default/debug/circuitry list --db postgres://user@localhost/db 2>&1); status=$$?; \
-	if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait Postgres"; then \
-		echo "check-default-traits: expected status 64 and the trait's name, got $$status: $$out" >&2; exit 1; \
-	fi; echo "check-default-traits: the default circuitry refuses postgres:// and names the trait"
-	@out=$$(.build-default/debug/circuitry list --db redis://localhost 2>&1); status=$$?; \
-	if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait Redis"; then \
-		echo "check-default-traits: expected status 64 and the trait's name, got $$status: $$out" >&2; exit 1; \
-	fi; echo "check-default-traits: the default circuitry refuses redis:// and names the trait"
+	@for case in "postgres://user@localhost/db Postgres" "redis://localhost Redis" \
+		"dynamodb://circuits?region=eu-west-1 DynamoDB"; do \
+		set -- $$case; \
+		out=$$(.build-default/debug/circuitry list --db "$$1" 2>&1); status=$$?; \
+		if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait $$2"; then \
+			echo "check-default-traits: $$1: expected status 64 and the trait's name, got $$status: $$out" >&2; \
+			exit 1; \
+		fi; \
+		echo "check-default-traits: the default circuitry refuses $$1 and names the trait $$2"; \
+	done
+
+# Random operation sequences (Tests/CircuitryTests/FuzzTests.swift) for FUZZ_SECONDS per store, numbered from
+# FUZZ_SEED (default: the time, so that each run explores new ones); `make test` runs seeds 1… for 1.5 s. A failure
+# prints its seed and the shortest failing sequence: `make fuzz FUZZ_SEED=<seed> FUZZ_SECONDS=0` runs it again.
+FUZZ_SECONDS ?= 120
+FUZZ_SEED ?= $(shell date +%s)
+
+fuzz: build
+	CIRCUITRY_FUZZ_SECONDS=$(FUZZ_SECONDS) CIRCUITRY_FUZZ_SEED=$(FUZZ_SEED) \
+		$(SWIFT) test --skip-build $(TRAITS) --filter FuzzTests
 
 demo:
 	$(SWIFT) run -c release circuitry-demo
@@ -83,6 +105,15 @@ bench-redis:
 	scripts/with-redis.sh "$$($(SWIFT) build -c release $(TRAITS) --show-bin-path)/circuitry-bench-redis" \
 		--python $(PYBREAKER_VENV)/bin/python --pybreaker-worker Benchmarks/Redis/pybreaker/worker.py \
 		$(BENCH_REDIS_ARGS)
+
+# Extra flags: `make bench-dynamodb BENCH_DYNAMODB_ARGS="--rounds 3"` (see `circuitry-bench-dynamodb --help`). It starts
+# a throw-away moto server itself (pip install 'moto[server]'), or uses `--endpoint URL`. A debug build (the one
+# `make test` makes): the figures are dominated by the server's latency, and what carries over to AWS is the
+# requests per call.
+BENCH_DYNAMODB_ARGS ?=
+
+bench-dynamodb: build
+	"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-bench-dynamodb" $(BENCH_DYNAMODB_ARGS)
 
 lint:
 	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks

@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "CircuitryPostgres", targets: ["CircuitryPostgres"]),
         // The Redis store (trait `Redis`).
         .library(name: "CircuitryRedis", targets: ["CircuitryRedis"]),
+        // The DynamoDB store (trait `DynamoDB`).
+        .library(name: "CircuitryDynamoDB", targets: ["CircuitryDynamoDB"]),
         // Opens whichever store a path or URL names (`--db`, `CIRCUITRY_DB`), as far as the enabled traits allow.
         .library(name: "CircuitryStores", targets: ["CircuitryStores"]),
         // The `circuitry` command: SQLite files, and the servers of the enabled traits.
@@ -32,6 +34,11 @@ let package = Package(
             description: "The Redis store (CircuitryRedis, its own RESP client over SwiftNIO) and redis:// URLs in "
                 + "CircuitryStores and circuitry."
         ),
+        .trait(
+            name: "DynamoDB",
+            description:
+                "The DynamoDB store (CircuitryDynamoDB) and dynamodb:// URLs in CircuitryStores and circuitry."
+        ),
         .default(enabledTraits: []),
     ],
     dependencies: [
@@ -45,10 +52,14 @@ let package = Package(
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
         // `Service`, so that the PostgreSQL store's pool can run in a service group (trait `Postgres` only).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
-        // The Redis store's RESP client (trait `Redis` only).
-        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
         // TLS for `rediss://` URLs (trait `Redis` only).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
+        // The DynamoDB store's HTTP client, SigV4's SHA-256 and HMAC, and the NIO types async-http-client's API is
+        // made of (trait `DynamoDB` only).
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.21.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        // The Redis store's RESP client, and the DynamoDB store's HTTP types (traits `Redis` and `DynamoDB` only).
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
     ],
     targets: [
         // MARK: What ships
@@ -90,12 +101,26 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Redis"])),
             ]
         ),
+        // The DynamoDB store and its small AWS client (SigV4, the JSON protocol, retries, credentials). Its sources are
+        // all `#if DynamoDB`: without the trait the module is empty and resolves nothing.
+        .target(
+            name: "CircuitryDynamoDB",
+            dependencies: [
+                "Circuitry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "Crypto", package: "swift-crypto", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "NIOHTTP1", package: "swift-nio", condition: .when(traits: ["DynamoDB"])),
+            ]
+        ),
         .target(
             name: "CircuitryStores",
             dependencies: [
                 "Circuitry",
                 .target(name: "CircuitryPostgres", condition: .when(traits: ["Postgres"])),
                 .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -130,6 +155,7 @@ let package = Package(
                 "Circuitry",
                 "CircuitrySQLite",
                 "CircuitryStores",
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
                 "CircuitryCommandLine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
@@ -182,6 +208,18 @@ let package = Package(
             path: "Benchmarks/Redis",
             exclude: ["pybreaker"]
         ),
+        // Requests per call and timings against a throw-away moto server. Its sources are all `#if DynamoDB`.
+        .executableTarget(
+            name: "circuitry-bench-dynamodb",
+            dependencies: [
+                "Circuitry",
+                "CircuitryBenchmarkSupport",
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
+                .target(name: "CircuitryDynamoDBTestSupport", condition: .when(traits: ["DynamoDB"])),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/DynamoDB"
+        ),
 
         // MARK: What proves it
 
@@ -215,6 +253,8 @@ let package = Package(
         .target(name: "CircuitryPostgresTestSupport", path: "Tests/CircuitryPostgresTestSupport"),
         // The throw-away redis-server, shared by the tests that use one.
         .target(name: "CircuitryRedisTestSupport", path: "Tests/CircuitryRedisTestSupport"),
+        // The throw-away moto server (a DynamoDB emulator from PyPI), shared by the tests and the benchmark that use one.
+        .target(name: "CircuitryDynamoDBTestSupport", path: "Tests/CircuitryDynamoDBTestSupport"),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
@@ -264,6 +304,18 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The DynamoDB store against moto, and its signer against AWS's published SigV4 test vectors. Its sources are
+        // all `#if DynamoDB`.
+        .testTarget(
+            name: "CircuitryDynamoDBTests",
+            dependencies: [
+                "Circuitry",
+                .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
+                "CircuitryDynamoDBTestSupport",
+                "CircuitryStoreConformance",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // Real worker processes on a real database file, and on a real PostgreSQL server over TCP; and the demo end to
         // end. Depends on the executables so that they are built first.
         .testTarget(
@@ -273,6 +325,7 @@ let package = Package(
                 "CircuitryStores",
                 "CircuitryPostgresTestSupport",
                 "CircuitryRedisTestSupport",
+                "CircuitryDynamoDBTestSupport",
                 "CircuitryWorkerReport",
                 "circuitry-worker",
                 "circuitry-demo",

@@ -8,6 +8,9 @@ import CircuitryPostgres
 #if Redis
 import CircuitryRedis
 #endif
+#if DynamoDB
+import CircuitryDynamoDB
+#endif
 
 extension StoreLocation {
     /// The store's type and where it is, for the demo's output (never a password).
@@ -19,6 +22,9 @@ extension StoreLocation {
         #endif
         #if Redis
         case .redis(let configuration): "RedisCircuitStore, \(configuration.location)"
+        #endif
+        #if DynamoDB
+        case .dynamodb(let configuration): "DynamoDBCircuitStore, \(configuration.location)"
         #endif
         }
     }
@@ -99,8 +105,40 @@ extension OperatorCommand {
         case .redis(let configuration):
             return redisCLI(configuration)
         #endif
+        #if DynamoDB
+        case .dynamodb(let configuration):
+            return awsCLI(configuration)
+        #endif
         }
     }
+
+    #if DynamoDB
+    /// The AWS CLI reading the circuits (a scan for `kind = circuit`) and the log of all transitions (a query of the
+    /// `log` partition), as the table's items are laid out.
+    private static func awsCLI(_ configuration: DynamoDBCircuitStore.Configuration) -> [OperatorCommand] {
+        var place = ["--region", configuration.region, "--output", "table"]
+        if let endpoint = configuration.endpoint { place += ["--endpoint-url", endpoint.absoluteString] }
+        let circuits = [
+            "dynamodb", "scan", "--table-name", configuration.table, "--filter-expression", "#k = :c",
+            "--expression-attribute-names", ##"{"#k":"kind","#n":"name","#s":"state"}"##,
+            "--expression-attribute-values", #"{":c":{"S":"circuit"}}"#,
+            "--projection-expression", "#n, #s, generation, failures, updated_utc",
+        ]
+        let log = [
+            "dynamodb", "query", "--table-name", configuration.table, "--key-condition-expression", "pk = :p",
+            "--expression-attribute-values", #"{":p":{"S":"log"}}"#,
+            "--projection-expression", "at_utc, circuit, from_state, to_state, reason, actor",
+        ]
+        return [circuits, log].map { read in
+            let arguments = read + place
+            let shown = arguments.map { $0.contains(" ") || $0.contains("{") ? "'\($0)'" : $0 }
+            return OperatorCommand(
+                shown: "aws " + shown.joined(separator: " "), executable: "aws", arguments: arguments,
+                whenMissing: "(the AWS CLI is not installed here; circuitry list --db '\(configuration.location)' "
+                    + "shows the circuits)")
+        }
+    }
+    #endif
 
     #if Postgres
     /// `psql` with the server in libpq's environment variables, so that no password is printed.

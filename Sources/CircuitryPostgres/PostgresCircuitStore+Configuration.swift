@@ -46,11 +46,17 @@ extension PostgresCircuitStore {
         /// The most connections this process opens to the server. Each store operation holds one for a few round
         /// trips. Default 4.
         public var maximumConnections: Int
-        /// The longest a new connection may take to open. Default 5 s.
+        /// The longest a new connection may take to open. Default 5 s; at most a day.
         public var connectTimeout: Duration
         /// The longest one store operation may take in all: waiting for a pooled connection, waiting for another
         /// process's row lock, and the round trips. Past it the operation fails with ``CircuitStoreError/Code/busy``
-        /// or ``CircuitStoreError/Code/connectionLost`` and writes nothing. Default 2 s.
+        /// or ``CircuitStoreError/Code/connectionLost`` and writes nothing. Default 2 s; at most a day.
+        ///
+        /// Until the store has had a connection, ``connectTimeout`` bounds the wait if it is longer (the pool's first
+        /// connection must be opened). Two exceptions, both once connected: a process's first operation may take up
+        /// to 10 s more to check (or create) the tables; and a write whose COMMIT got no answer by the deadline is
+        /// checked on another connection within another `operationTimeout` (or `connectTimeout`), so that whether it
+        /// committed is known.
         public var operationTimeout: Duration
         /// How many transitions of each circuit the history keeps. Default 100.
         public var historyLimit: Int
@@ -97,16 +103,25 @@ extension PostgresCircuitStore {
             else {
                 throw ConfigurationError(
                     setting: "url",
-                    message:
-                        "expected postgres://user[:password]@host[:port]/database, got \(ConnectionURL.redacted(url))")
+                    message: "expected postgres://user[:password]@host[:port]/database, got "
+                        + PasswordRedaction.redacting(url))
+            }
+            // What could be a password must be the password: an `@`, `?`, `#` or `/` left unescaped in it would put
+            // a piece of it in the host, the database or a parameter, which locations and messages show.
+            let hidden = PasswordRedaction.hiddenParts(of: url)
+            guard hidden.isEmpty || hidden == [components.percentEncodedPassword ?? ""] else {
+                throw ConfigurationError(
+                    setting: "url",
+                    message: "malformed URL: percent-encode @ : / ? # and % in a password, and give it only as in "
+                        + "postgres://user:password@host: " + PasswordRedaction.redacting(url))
             }
             guard let host = components.host, !host.isEmpty else {
                 throw ConfigurationError(
-                    setting: "url", message: "the URL names no host: \(ConnectionURL.redacted(url))")
+                    setting: "url", message: "the URL names no host: " + PasswordRedaction.redacting(url))
             }
             guard let user = components.user?.removingPercentEncoding, !user.isEmpty else {
                 throw ConfigurationError(
-                    setting: "url", message: "the URL names no user: \(ConnectionURL.redacted(url))")
+                    setting: "url", message: "the URL names no user: " + PasswordRedaction.redacting(url))
             }
             let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
             let database = path.isEmpty ? nil : path.removingPercentEncoding
@@ -120,7 +135,7 @@ extension PostgresCircuitStore {
                 switch item.name {
                 case "sslmode":
                     guard let mode = TLSMode(rawValue: value) else {
-                        throw ConfigurationError.invalidSetting(
+                        throw ConfigurationError.invalid(
                             "sslmode", value, expected: TLSMode.allCases.map(\.rawValue).joined(separator: ", "))
                     }
                     tls = mode
@@ -128,8 +143,7 @@ extension PostgresCircuitStore {
                     rootCertificatePath = value
                 case "connect_timeout":
                     guard let seconds = Int(value), seconds > 0 else {
-                        throw ConfigurationError.invalidSetting(
-                            "connect_timeout", value, expected: "a number of seconds")
+                        throw ConfigurationError.invalid("connect_timeout", value, expected: "a number of seconds")
                     }
                     connectTimeout = .seconds(seconds)
                 case "application_name":
@@ -160,27 +174,32 @@ extension PostgresCircuitStore {
         /// Throws a ``ConfigurationError`` for a setting out of range or a name that is not a plain identifier.
         public func validate() throws(ConfigurationError) {
             guard (1...65535).contains(port) else {
-                throw ConfigurationError.invalidSetting("port", "\(port)", expected: "1...65535")
+                throw ConfigurationError.invalid("port", "\(port)", expected: "1...65535")
             }
             guard maximumConnections >= 1 else {
-                throw ConfigurationError.invalidSetting(
-                    "maximumConnections", "\(maximumConnections)", expected: "at least 1")
+                throw ConfigurationError.invalid("maximumConnections", "\(maximumConnections)", expected: "at least 1")
             }
             guard connectTimeout > .zero, operationTimeout > .zero else {
                 throw ConfigurationError(
                     setting: "timeouts", message: "connectTimeout and operationTimeout must be positive")
             }
+            // The server takes operationTimeout in milliseconds as an int (statement_timeout, and four times it as
+            // idle_in_transaction_session_timeout): a day is far beyond any wait a caller wants, and fits.
+            guard connectTimeout <= Self.longestTimeout, operationTimeout <= Self.longestTimeout else {
+                throw ConfigurationError(
+                    setting: "timeouts", message: "connectTimeout and operationTimeout must be at most a day")
+            }
             guard historyLimit >= 1 else {
-                throw ConfigurationError.invalidSetting("historyLimit", "\(historyLimit)", expected: "at least 1")
+                throw ConfigurationError.invalid("historyLimit", "\(historyLimit)", expected: "at least 1")
             }
             // Names are spliced into SQL as quoted identifiers, so they are kept to what needs no quoting at all:
             // operators can then type them in psql as they are.
             guard Self.isPlainIdentifier(schema, allowEmpty: false) else {
-                throw ConfigurationError.invalidSetting(
+                throw ConfigurationError.invalid(
                     "schema", schema.debugDescription, expected: "lower-case letters, digits and _, not first a digit")
             }
             guard Self.isPlainIdentifier(tablePrefix, allowEmpty: true) else {
-                throw ConfigurationError.invalidSetting(
+                throw ConfigurationError.invalid(
                     "tablePrefix", tablePrefix.debugDescription,
                     expected: "lower-case letters, digits and _, not first a digit")
             }
@@ -191,6 +210,8 @@ extension PostgresCircuitStore {
             }
         }
 
+        static let longestTimeout = Duration.seconds(86_400)
+
         static func isLoopback(_ host: String) -> Bool {
             host == "localhost" || host == "::1" || host.hasPrefix("127.")
         }
@@ -200,6 +221,31 @@ extension PostgresCircuitStore {
             let allowed = { (c: Unicode.Scalar) in ("a"..."z").contains(c) || ("0"..."9").contains(c) || c == "_" }
             return !("0"..."9").contains(first) && name.unicodeScalars.allSatisfy(allowed)
         }
+    }
+}
+
+extension ConfigurationError {
+    static func invalid(_ setting: String, _ value: String, expected: String) -> ConfigurationError {
+        ConfigurationError(setting: setting, message: "\(setting) is \(value); expected \(expected)")
+    }
+}
+
+extension PostgresCircuitStore.Configuration: CustomStringConvertible, CustomReflectable {
+    /// ``location``: the server without the password.
+    public var description: String { location }
+
+    /// Every setting, with the password hidden, so that `dump` and debuggers do not show it either.
+    public var customMirror: Mirror {
+        Mirror(
+            self,
+            children: [
+                "host": host, "port": port, "username": username,
+                "password": password.map { _ in PasswordRedaction.mask } as Any, "database": database, "tls": tls,
+                "rootCertificatePath": rootCertificatePath as Any, "schema": schema, "tablePrefix": tablePrefix,
+                "maximumConnections": maximumConnections, "connectTimeout": connectTimeout,
+                "operationTimeout": operationTimeout, "historyLimit": historyLimit, "applicationName": applicationName,
+            ],
+            displayStyle: .struct)
     }
 }
 

@@ -103,11 +103,21 @@ extension RedisCircuitStore {
                 throw ConfigurationError(
                     setting: "url",
                     message:
-                        "expected redis://[user[:password]@]host[:port][/database], got \(ConnectionURL.redacted(url))")
+                        "expected redis://[user[:password]@]host[:port][/database], got \(PasswordRedaction.redacting(url))"
+                )
+            }
+            // What could be a password must be the password: an `@`, `?`, `#` or `/` left unescaped in it would put a
+            // piece of it in the host, the database or a parameter, which locations and messages show.
+            let hidden = PasswordRedaction.hiddenParts(of: url)
+            guard hidden.isEmpty || hidden == [components.percentEncodedPassword ?? ""] else {
+                throw ConfigurationError(
+                    setting: "url",
+                    message: "malformed URL: percent-encode @ : / ? # and % in a password, and give it only as in "
+                        + "redis://user:password@host: " + PasswordRedaction.redacting(url))
             }
             guard let host = components.host, !host.isEmpty else {
                 throw ConfigurationError(
-                    setting: "url", message: "the URL names no host: \(ConnectionURL.redacted(url))")
+                    setting: "url", message: "the URL names no host: \(PasswordRedaction.redacting(url))")
             }
             let path = components.path.hasPrefix("/") ? String(components.path.dropFirst()) : components.path
             var database = 0

@@ -5,9 +5,9 @@ import NIOCore
 
 /// The mapping between a circuit's hash and ``CircuitRecord``, and between history entries and ``HistoryEntry``.
 ///
-/// The hash has one field per column of the SQL stores' `circuits` table, with the same names and values
-/// (``CircuitRow``), so that `redis-cli HGETALL '{circuitry}:circuit:send-email/t1'` reads like a row; a field of
-/// a `NULL` column is absent. The `version` field is the store's own: a number that changes with every write and
+/// The hash has one field per ``CircuitColumn``, with the SQL stores' column names and values (``CircuitRow``), so
+/// that `redis-cli HGETALL '{circuitry}:circuit:send-email/t1'` reads like a row; a field of a `NULL` column is
+/// absent. The `version` field is the store's own: a number that changes with every write and
 /// never repeats, against which an update checks that nobody wrote in between.
 enum RedisRecordCoding {
     /// The record and its version, from `HGETALL`'s flat list of fields and values; `nil` for an empty hash (no
@@ -25,46 +25,30 @@ enum RedisRecordCoding {
             }
             fields[field] = value
         }
-        func text(_ field: String) throws(CircuitStoreError) -> String {
-            guard let value = fields[field] else { throw malformed("the circuit's hash has no \(field) field") }
-            return value
-        }
-        func integer(_ field: String) throws(CircuitStoreError) -> Int64 {
-            guard let value = Int64(try text(field)) else {
-                throw malformed("the circuit's \(field) is not a number: \(fields[field]!.debugDescription)")
+        // Hash fields are text: an integer column's field must read as one; an absent field is NULL.
+        let row = try CircuitRow(reading: { column throws(CircuitStoreError) -> ColumnValue in
+            guard let text = fields[column.name] else { return .null }
+            switch column.kind {
+            case .text: return .text(text)
+            case .integer: return Int64(text).map(ColumnValue.integer) ?? .unreadable(text.debugDescription)
             }
-            return value
-        }
-        func optionalInteger(_ field: String) throws(CircuitStoreError) -> Int64? {
-            fields[field] == nil ? nil : try integer(field)
-        }
-        let row = CircuitRow(
-            name: try text("name"), state: try text("state"), generation: try integer("generation"),
-            requests: try integer("requests"), successes: try integer("successes"),
-            failures: try integer("failures"), consecutiveSuccesses: try integer("consecutive_successes"),
-            consecutiveFailures: try integer("consecutive_failures"), expiresAt: try optionalInteger("expires_at"),
-            probes: fields["probes"] ?? "", override: fields["override"],
-            overrideUntil: try optionalInteger("override_until"), overrideReason: fields["override_reason"],
-            openAttempts: try integer("open_attempts"), window: fields["window"] ?? "",
-            updatedAt: try integer("updated_at"))
+        })
         return (try row.record(), fields["version"] ?? "")
     }
 
-    /// The fields and values of `record`'s hash, without `version` (the script adds it); absent optionals are left
-    /// out.
+    /// The fields and values of `record`'s hash, one per column, without `version` (the script adds it); the field of
+    /// a NULL column is left out.
     static func fields(_ record: CircuitRecord) -> [String] {
         let row = CircuitRow(record)
-        var fields = [
-            "name", row.name, "state", row.state, "generation", String(row.generation),
-            "requests", String(row.requests), "successes", String(row.successes), "failures", String(row.failures),
-            "consecutive_successes", String(row.consecutiveSuccesses),
-            "consecutive_failures", String(row.consecutiveFailures), "probes", row.probes,
-            "open_attempts", String(row.openAttempts), "window", row.window, "updated_at", String(row.updatedAt),
-        ]
-        if let value = row.expiresAt { fields += ["expires_at", String(value)] }
-        if let value = row.override { fields += ["override", value] }
-        if let value = row.overrideUntil { fields += ["override_until", String(value)] }
-        if let value = row.overrideReason { fields += ["override_reason", value] }
+        var fields: [String] = []
+        fields.reserveCapacity(2 * CircuitColumn.allCases.count)
+        for column in CircuitColumn.allCases {
+            switch row[column] {
+            case .null, .unreadable: continue
+            case .integer(let value): fields += [column.name, String(value)]
+            case .text(let value): fields += [column.name, value]
+            }
+        }
         return fields
     }
 

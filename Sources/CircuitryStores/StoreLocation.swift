@@ -8,6 +8,9 @@ import CircuitryPostgres
 #if Redis
 import CircuitryRedis
 #endif
+#if DynamoDB
+import CircuitryDynamoDB
+#endif
 
 /// Where a process keeps its circuits, as one string names it: a SQLite file path, or a server URL.
 ///
@@ -25,7 +28,7 @@ import CircuitryRedis
 ///
 /// A string that starts with a URL scheme (`name://`) is a server; anything else is a SQLite file. The servers a
 /// build accepts depend on the package traits it was built with: `postgres://` and `postgresql://` need the
-/// `Postgres` trait, `redis://` and `rediss://` the `Redis` trait. A URL of a store this build lacks is refused with a message that says how to get it.
+/// `Postgres` trait, `redis://` and `rediss://` the `Redis` trait, `dynamodb://` the `DynamoDB` trait. A URL of a store this build lacks is refused with a message that says how to get it.
 public struct StoreLocation: Sendable, CustomStringConvertible {
     /// The kinds of store a location can name.
     public enum Kind: Sendable {
@@ -38,6 +41,10 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         #if Redis
         /// A Redis server.
         case redis(RedisCircuitStore.Configuration)
+        #endif
+        #if DynamoDB
+        /// A DynamoDB table.
+        case dynamodb(DynamoDBCircuitStore.Configuration)
         #endif
     }
 
@@ -80,21 +87,35 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
             #else
             throw StoreLocationError.missingTrait("Redis", trait: "Redis")
             #endif
+        case "dynamodb":
+            #if DynamoDB
+            do {
+                self.init(.dynamodb(try DynamoDBCircuitStore.Configuration(url: text)))
+            } catch {
+                throw StoreLocationError(error.message)
+            }
+            #else
+            throw StoreLocationError.missingTrait("DynamoDB", trait: "DynamoDB")
+            #endif
         default:
             throw StoreLocationError(
                 "\(scheme):// is not a store Circuitry knows; give a SQLite file path or one of \(Self.knownSchemes)")
         }
     }
 
-    /// The location for messages and logs: the path, or the URL without its password.
+    /// The location for messages and logs: the URL without its password, or the path (without what could be a
+    /// password, should it be a mistyped URL such as `postgres:/alice:secret@db/jobs`).
     public var description: String {
         switch kind {
-        case .sqlite(let path): path
+        case .sqlite(let path): PasswordRedaction.redacting(path)
         #if Postgres
         case .postgres(let configuration): configuration.location
         #endif
         #if Redis
         case .redis(let configuration): configuration.location
+        #endif
+        #if DynamoDB
+        case .dynamodb(let configuration): configuration.location
         #endif
         }
     }
@@ -153,6 +174,13 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
                 configuration: configuration, logger: logger, isolation: isolation
             ) { try await body($0) }
         #endif
+        #if DynamoDB
+        case .dynamodb(let configuration):
+            // Nothing to run or close: requests go through a process-wide HTTP client.
+            let store = try DynamoDBCircuitStore(configuration: configuration, logger: logger)
+            try await store.prepare()
+            return try await body(store)
+        #endif
         }
     }
 
@@ -164,6 +192,9 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         #endif
         #if Redis
         schemes += ["redis://", "rediss://"]
+        #endif
+        #if DynamoDB
+        schemes += ["dynamodb://"]
         #endif
         return schemes.isEmpty ? "(none: this build knows SQLite files only)" : schemes.joined(separator: ", ")
     }

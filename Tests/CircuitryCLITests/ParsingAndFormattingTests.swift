@@ -46,6 +46,21 @@ import Testing
         #expect(outcome(.killed(signal: 9), signal: 15) == .failure)
         #expect(outcome(.killed(signal: 15), timedOut: true) == .failure)
         #expect(outcome(.exited(0), timedOut: true) == .failure)
+        #expect(outcome(.exited(143), signal: 15) == .ignored, "exited 128 + the signal passed on, as a JVM does")
+        #expect(outcome(.exited(130), signal: 2) == .ignored)
+        #expect(outcome(.exited(143)) == .failure, "143 with no signal passed on is a plain failure")
+        #expect(outcome(.exited(130), signal: 15) == .failure, "128 + another signal")
+        #expect(outcome(.exited(143), timedOut: true, signal: 15) == .failure, "a timeout is a failure")
+
+        func atTerminal(_ ending: ChildEnding) -> CallOutcome {
+            RunCommand.outcome(
+                of: .init(ending: ending, timedOut: false, heldTerminal: true), interruptedBy: nil,
+                ignoredExitStatuses: [])
+        }
+        #expect(atTerminal(.killed(signal: SIGINT)) == .ignored, "^C typed while the command had the terminal")
+        #expect(atTerminal(.exited(128 + SIGQUIT)) == .ignored, "^\\ handled, exiting 131")
+        #expect(atTerminal(.killed(signal: SIGTERM)) == .failure, "a terminal does not send SIGTERM")
+        #expect(atTerminal(.exited(1)) == .failure)
         #expect(RunCommand.exitStatus(of: .init(ending: .killed(signal: 15), timedOut: true)) == 124)
         #expect(RunCommand.exitStatus(of: .init(ending: .killed(signal: 2), timedOut: false)) == 130)
     }

@@ -116,6 +116,68 @@ import Darwin
         #expect(circuit["failures"] as? Int == 0)
     }
 
+    /// `--timeout` ends everything the command started, not only the command: a shell's `sleep` would otherwise
+    /// keep the pipe to `cat` open, and the pipeline would last the 30 s of the `sleep`.
+    @Test func timeoutEndsTheWholeCommandAndLeavesNoOrphan() async throws {
+        let cli = try CLIHarness()
+        let sleeper = cli.path("sleeper.pid")
+        let command =
+            "\(CLIHarness.binary.path) run --circuit group --timeout 1s --db \(cli.databasePath) -- "
+            + "sh -c 'sleep 30 & echo $! > \(sleeper); wait; echo after' | cat"
+        let started = ContinuousClock.now
+        let result = try await cli.launchProcess("/bin/sh", ["-c", command]).wait(timeout: .seconds(60))
+        let elapsed = ContinuousClock.now - started
+        #expect(result.status == 0, "the pipeline's status is cat's: \(result)")
+        #expect(!result.stdout.contains("after"), "\(result)")
+        #expect(result.stderr.contains("ran longer than 1s and was killed"), "\(result)")
+        // 1 s plus start-up; the sleep would hold the pipe for 30 s. 15 s leaves room for a loaded machine.
+        #expect(elapsed < .seconds(15), "the pipeline took \(elapsed)")
+        let text = try String(contentsOfFile: sleeper, encoding: .utf8)
+        let pid = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        #expect(isGone(pid), "the command's sleep outlived the timeout")
+        #expect(try await cli.circuit("group")["failures"] as? Int == 1)
+    }
+
+    /// A signal passed on reaches the command's whole group: a shell that waits for its child ends with it.
+    @Test func aSignalPassedOnReachesEverythingTheCommandStarted() async throws {
+        let cli = try CLIHarness()
+        #expect(try await cli.run(["reset", "fan-out"] + cli.db).status == 0)
+        let sleeper = cli.path("sleeper.pid")
+        let launched = try cli.launch(
+            ["run", "--circuit", "fan-out"] + cli.db + [
+                "--", "sh", "-c", "sleep 30 & echo $! > '\(sleeper).tmp'; mv '\(sleeper).tmp' '\(sleeper)'; wait",
+            ])
+        #expect(await cli.eventually { FileManager.default.fileExists(atPath: sleeper) })
+        let text = try String(contentsOfFile: sleeper, encoding: .utf8)
+        let pid = try #require(pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)))
+        kill(launched.pid, SIGTERM)
+        let result = try await launched.wait(timeout: .seconds(20))
+        #expect(result.status == 128 + SIGTERM, "\(result)")
+        #expect(await cli.eventually { isGone(pid) }, "the sleep got the SIGTERM too")
+        #expect(try await cli.circuit("fan-out")["requests"] as? Int == 0)
+    }
+
+    /// A command that handles the signal passed on and exits with 128 + its number (as a JVM does for SIGTERM)
+    /// was interrupted like one the signal killed: neither a success nor a failure.
+    @Test(arguments: [SIGTERM, SIGINT])
+    func commandExitingWith128PlusTheSignalPassedOnCountsNeitherWay(signal: Int32) async throws {
+        let cli = try CLIHarness()
+        #expect(try await cli.run(["reset", "jvm"] + cli.db).status == 0)
+        let ready = cli.path("ready")
+        let name = signal == SIGTERM ? "TERM" : "INT"
+        let launched = try cli.launch(
+            ["run", "--circuit", "jvm"] + cli.db + [
+                "--", "sh", "-c", "trap 'exit \(128 + signal)' \(name); touch '\(ready)'; while :; do sleep 0.05; done",
+            ])
+        #expect(await cli.eventually { FileManager.default.fileExists(atPath: ready) })
+        kill(launched.pid, signal)
+        let result = try await launched.wait(timeout: .seconds(20))
+        #expect(result.status == 128 + signal, "\(result)")
+        let circuit = try await cli.circuit("jvm")
+        #expect(circuit["requests"] as? Int == 0, "\(circuit)")
+        #expect(circuit["failures"] as? Int == 0, "\(circuit)")
+    }
+
     #if os(Linux)
     @Test func commandStartsWithNoSignalBlocked() async throws {
         let cli = try CLIHarness()
@@ -125,9 +187,8 @@ import Darwin
         #expect(result.stdout == "SigBlk:\t0000000000000000\n")
     }
 
-    /// A ^C typed at the terminal reaches the command (in circuitry's process group), and circuitry survives it
-    /// and exits with the command's status. (That circuitry does not send it a second time cannot be seen here:
-    /// two SIGINTs microseconds apart merge into one pending signal.)
+    /// A ^C typed at the terminal reaches the command (whose process group has the terminal while it runs), and
+    /// circuitry, which does not get it, exits with the command's status.
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
     func terminalInterruptReachesTheCommandAndCircuitryWaitsForIt() async throws {
         let cli = try CLIHarness()
@@ -146,6 +207,56 @@ import Darwin
         #expect(result.status == 0, "\(result)")
         #expect(result.stdout.components(separatedBy: "caught INT").count == 2, "\(result)")
         #expect(result.stdout.contains("end"), "\(result)")
+    }
+
+    /// In an interactive shell with job control, the command behaves as a job the shell started itself: ^Z stops
+    /// it and circuitry (the shell reports the job stopped), `fg` continues both and gives the command the
+    /// terminal back, so that it reads what is typed next; a ^C it dies of counts as neither outcome.
+    @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
+    func jobControlInAnInteractiveShell() async throws {
+        let cli = try CLIHarness()
+        #expect(try await cli.run(["reset", "interrupted"] + cli.db).status == 0)
+        let (ready, typescript) = (cli.path("ready"), cli.path("typescript"))
+        let run = "\(CLIHarness.binary.path) run --db \(cli.databasePath) --circuit"
+        let announce = "echo \\$\\$ > \(ready).tmp; mv \(ready).tmp \(ready)"
+        // The typist waits on what it can see (a file, the typescript, the command's state in ps), never on time;
+        // each wait gives up after 30 s.
+        let typist = """
+            waitfor() { i=0; while ! eval "$1"; do sleep 0.01; i=$((i+1)); [ $i -lt 3000 ] || exit 1; done; }
+            printf '%s\\n' "\(run) job -- sh -c '\(announce); read line; echo got:\\$line'"
+            waitfor '[ -e \(ready) ]'
+            printf '\\032'
+            waitfor 'grep -qi stopped \(typescript)'
+            printf 'fg\\n'
+            waitfor 'ps -o stat= -p $(cat \(ready)) | grep -q "^[^T]*+"'
+            printf 'hello\\n'
+            waitfor 'grep -q got:hello \(typescript)'
+            printf 'echo first:$?\\n'
+            waitfor 'grep -q "first:[0-9]" \(typescript)'
+            rm \(ready)
+            printf '%s\\n' "\(run) interrupted -- sh -c '\(announce); exec sleep 30'"
+            waitfor '[ -e \(ready) ]'
+            printf '\\003'
+            waitfor '! kill -0 $(cat \(ready)) 2>/dev/null'
+            printf 'echo second:$?\\n'
+            waitfor 'grep -q "second:[0-9]" \(typescript)'
+            printf 'exit\\n'
+            sleep 1
+            """
+        let launched = try cli.launchProcess(
+            "/bin/sh", ["-c", "(\(typist)) | /usr/bin/script -qfc '/bin/sh -i' \(typescript)"],
+            environment: ["PS1": "$ "])
+        let result = try await launched.wait(timeout: .seconds(90))
+        let text = (try? String(contentsOfFile: typescript, encoding: .utf8)) ?? ""
+        #expect(result.status == 0, "\(result) \(text)")
+        #expect(text.lowercased().contains("stopped"), "the shell saw the job stopped: \(text)")
+        #expect(text.contains("got:hello"), "the command read the terminal after fg: \(text)")
+        #expect(text.contains("first:0"), "\(text)")
+        #expect(text.contains("second:130"), "the ^C's status, as a shell reports it: \(text)")
+        let job = try await cli.circuit("job")
+        #expect(job["successes"] as? Int == 1, "\(job)")
+        let interrupted = try await cli.circuit("interrupted")
+        #expect(interrupted["requests"] as? Int == 0, "a ^C counts neither way: \(interrupted)")
     }
     #endif
 
@@ -209,4 +320,13 @@ import Darwin
         let history = try jsonLines(try await cli.run(["history", "h", "--json"] + cli.db).stdout)
         #expect(history.map { $0["to_state"] as? String } == ["open", "half-open", "closed"])
     }
+}
+
+/// Whether `pid` has ended (gone, or a zombie that nothing reaped yet).
+func isGone(_ pid: pid_t) -> Bool {
+    guard kill(pid, 0) == 0 else { return true }
+    let stat = (try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8)) ?? ""
+    // The state follows the command name in parentheses: "1234 (sleep) Z ...".
+    guard let close = stat.lastIndex(of: ")") else { return false }
+    return stat[stat.index(after: close)...].trimmingCharacters(in: .whitespaces).hasPrefix("Z")
 }

@@ -32,6 +32,8 @@ package final class TestPostgresServer: Sendable {
     package let folder: String
     private var dataFolder: String { folder + "/data" }
     private let process = Mutex<Process?>(nil)
+    /// Added to the server's environment (not to `initdb`'s or `psql`'s).
+    private let environment: [String: String]
 
     package struct Failure: Error, CustomStringConvertible {
         package var description: String
@@ -39,8 +41,10 @@ package final class TestPostgresServer: Sendable {
         package init(description: String) { self.description = description }
     }
 
-    /// Creates the cluster with `initdb` and starts the server; returns once it accepts connections.
-    package init() throws {
+    /// Creates the cluster with `initdb` and starts the server, with `environment` added to its own; returns once it
+    /// accepts connections.
+    package init(environment: [String: String] = [:]) throws {
+        self.environment = environment
         guard FileManager.default.isExecutableFile(atPath: Self.binaries + "/initdb") else {
             throw Failure(
                 description: "PostgreSQL 15 is not installed: \(Self.binaries)/initdb is missing. The PostgreSQL "
@@ -79,7 +83,11 @@ package final class TestPostgresServer: Sendable {
             // committed data survives that through the WAL either way.
             "-c", "fsync=off",
         ]
-        (server.executableURL, server.arguments) = Self.asServerAccount(Self.binaries + "/postgres", arguments)
+        // The environment is set by `env` as the server's account, not in `setpriv`'s: a library preloaded there
+        // would run as root first.
+        let settings = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
+        (server.executableURL, server.arguments) = Self.asServerAccount(
+            "/usr/bin/env", settings + [Self.binaries + "/postgres"] + arguments)
         let log = FileHandle(forWritingAtPath: try logFile()) ?? .nullDevice
         log.seekToEndOfFile()
         server.standardOutput = log

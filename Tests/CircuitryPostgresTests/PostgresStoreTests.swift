@@ -70,15 +70,18 @@ import Testing
         let schema = RunningStores.freshSchema()
         try await withRunningStores { stores in
             let clock = ManualClock()
-            let store = try stores.store(on: server, schema: schema, clock: clock) { $0.tablePrefix = "jobs_" }
+            let store = try await stores.preparedStore(on: server, schema: schema, clock: clock) {
+                $0.tablePrefix = "jobs_"
+            }
             var configuration = BreakerFactory.Configuration(settings: BreakerSettings(failureThreshold: 1))
             configuration.actor = "test"
             let breakers = try BreakerFactory(store: store, configuration: configuration, logger: .quiet)
             struct Boom: Error {}
             _ = try? await breakers.breaker(for: "send-email/t1").execute { () async throws -> Int in throw Boom() }
         }
-        let status = try server.psql("SELECT name, state, generation FROM \(schema).jobs_circuit_status")
-        #expect(status == "send-email/t1|open|2")
+        // The generation is a circuit's first (drawn from the hour and a random number) plus one.
+        let status = try server.psql("SELECT name, state FROM \(schema).jobs_circuit_status")
+        #expect(status == "send-email/t1|open")
         let log = try server.psql("SELECT circuit, from_state, to_state, actor FROM \(schema).jobs_transition_log")
         #expect(log == "send-email/t1|closed|open|test")
         let at = try server.psql("SELECT at FROM \(schema).jobs_transition_log")
@@ -158,7 +161,7 @@ import Testing
     @Test func timeComesFromTheServer() async throws {
         let server = try await TestPostgresServer.shared()
         try await withRunningStores { stores in
-            let store = try stores.store(on: server)
+            let store = try await stores.preparedStore(on: server)
             let before = Timestamp(Date())
             let now = try await store.read("x").now
             let after = Timestamp(Date())
@@ -175,7 +178,7 @@ import Testing
     @Test func historyIsPrunedPerCircuitAndFollowedInCommitOrder() async throws {
         let server = try await TestPostgresServer.shared()
         try await withRunningStores { stores in
-            let store = try stores.store(on: server, clock: ManualClock()) { $0.historyLimit = 3 }
+            let store = try await stores.preparedStore(on: server, clock: ManualClock()) { $0.historyLimit = 3 }
             for index in 0..<5 {
                 for name in ["a", "b"] {
                     try await store.update(name) { record, now in
@@ -200,7 +203,7 @@ import Testing
         let server = try await TestPostgresServer.shared()
         struct Refused: Error {}
         try await withRunningStores { stores in
-            let store = try stores.store(on: server)
+            let store = try await stores.preparedStore(on: server)
             await #expect(throws: Refused.self) {
                 try await store.update("x") { record, now -> StoreUpdate<Void> in
                     record = CircuitRecord(name: "x", createdAt: now)
@@ -216,18 +219,25 @@ import Testing
         let server = try await TestPostgresServer.shared()
         let schema = RunningStores.freshSchema()
         try await withRunningStores { stores in
-            try await stores.store(on: server, schema: schema).update("x") { record, now in
+            try await stores.preparedStore(on: server, schema: schema).update("x") { record, now in
                 record = CircuitRecord(name: "x", createdAt: now)
                 return StoreUpdate(value: (), write: true)
             }
-            let store = try stores.store(on: server, schema: schema) { $0.operationTimeout = .seconds(1) }
-            _ = try await store.read("x")  // connected, and the tables checked
-            // psql holds the row lock for 3 s, far past the store's bound.
+            let store = try await stores.preparedStore(on: server, schema: schema) { $0.operationTimeout = .seconds(1) }
+            // psql holds the row lock for 6 s, far past the store's bound.
             let holder = Task.detached {
                 try server.psql(
-                    "BEGIN; SELECT 1 FROM \(schema).circuits WHERE name = 'x' FOR UPDATE; SELECT pg_sleep(4); COMMIT")
+                    "BEGIN; SELECT 1 FROM \(schema).circuits WHERE name = 'x' FOR UPDATE; SELECT pg_sleep(6); COMMIT")
             }
-            try await Task.sleep(for: .milliseconds(300))
+            // Once psql sleeps, it holds the lock (taken by the statement before). Waited for, not guessed: on a
+            // loaded machine psql may take longer than any fixed pause to get there.
+            let sleeping =
+                "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%\(schema)%'"
+            var waited = 0
+            while try server.psql(sleeping) == "0", waited < 3000 {
+                try await Task.sleep(for: .milliseconds(10))
+                waited += 1
+            }
             let started = ContinuousClock.now
             let error = await #expect(throws: CircuitStoreError.self) {
                 try await store.update("x") { _, _ in StoreUpdate(value: (), write: false) }
@@ -279,6 +289,58 @@ import Testing
         }
         let error = await #expect(throws: CircuitStoreError.self) { _ = try await store.read("x") }
         #expect(error?.code == .closed)
+    }
+
+    /// With the server down, every call fails within the configured bounds: the first calls too, which also check
+    /// the tables (they used to wait 10 s each for that).
+    @Test func theFirstCallsToAServerThatIsDownEndWithinTheOperationTimeout() async throws {
+        let port = try await TestPostgresServer.shared().port
+        try await withRunningStores { stores in
+            var configuration = try PostgresCircuitStore.Configuration(
+                url: "postgres://u@127.0.0.1:\(port == 65535 ? 1 : port + 1)/db")
+            configuration.operationTimeout = .milliseconds(500)
+            configuration.connectTimeout = .milliseconds(500)
+            let store = stores.start(try PostgresCircuitStore(configuration: configuration, logger: .quiet))
+            let breakers = try BreakerFactory(store: store, logger: .quiet)
+            for call in 1...2 {
+                let started = ContinuousClock.now
+                let error = await #expect(throws: CircuitStoreError.self) {
+                    try await breakers.breaker(for: "down").execute {}
+                }
+                // The bound the store applied is in its message (it used to be 10 s): a loaded machine can starve this
+                // test's threads for seconds, so the wall clock only guards against a hang.
+                #expect(
+                    error?.message.contains("within 0.5 seconds") == true, "call \(call): \(String(describing: error))")
+                #expect(ContinuousClock.now - started < .seconds(60), "call \(call)")
+            }
+        }
+    }
+
+    /// `forceOpen(_:for:)` counts on the server's clock; an `until` that a client whose clock is 10 minutes behind
+    /// computes is refused instead of opening a circuit "until" a time that has already passed.
+    @Test func aForcedOpenPeriodIsCountedOnTheServersClock() async throws {
+        let server = try await TestPostgresServer.shared()
+        try await withRunningStores { stores in
+            let store = try await stores.preparedStore(on: server)  // the server's clock
+            let client = ManualClock(start: Timestamp(Date()) - .seconds(600))  // this host's clock, 10 min behind
+            let breakers = try BreakerFactory(store: store, logger: .quiet)
+
+            let refused = await #expect(throws: ConfigurationError.self) {
+                try await breakers.forceOpen("deploy", until: client.now() + .seconds(300), reason: "deploy")
+            }
+            #expect(refused?.setting == "until")
+            #expect(try await breakers.snapshot(of: "deploy")?.record.override == nil, "nothing was forced")
+
+            let before = Timestamp(Date())
+            let until = try await breakers.forceOpen("deploy", for: .seconds(300), reason: "deploy")
+            let after = Timestamp(Date())
+            // The server runs on this machine: its clock reads between our two readings.
+            #expect(before + .seconds(300) <= until && until <= after + .seconds(300), "\(before) \(until) \(after)")
+            let rejection = await #expect(throws: CircuitRejected.self) {
+                try await breakers.breaker(for: "deploy").execute {}
+            }
+            #expect(rejection?.retryAfter == until)
+        }
     }
 }
 

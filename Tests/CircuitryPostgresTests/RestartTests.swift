@@ -14,7 +14,9 @@ import Testing
         let server = try TestPostgresServer()
         defer { server.stop(immediate: true) }
         try await withRunningStores { stores in
-            let store = try stores.store(on: server, schema: "restart") { $0.operationTimeout = .seconds(1) }
+            let store = try await stores.preparedStore(on: server, schema: "restart") {
+                $0.operationTimeout = .seconds(1)
+            }
             let increment = { @Sendable in try await addFailure(in: store) }
             var committed = 0
             for _ in 0..<20 {
@@ -60,7 +62,7 @@ import Testing
             server.stop(immediate: true)
         }
         try await withRunningStores { stores in
-            let store = try stores.store(on: server, schema: "frozen") {
+            let store = try await stores.preparedStore(on: server, schema: "frozen") {
                 $0.operationTimeout = .seconds(1)
                 $0.connectTimeout = .seconds(1)
             }

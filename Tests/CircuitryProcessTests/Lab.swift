@@ -1,3 +1,4 @@
+import CircuitryDynamoDBTestSupport
 import CircuitryPostgresTestSupport
 import CircuitryRedisTestSupport
 import CircuitryStores
@@ -9,8 +10,9 @@ import Testing
 
 @testable import Circuitry
 
-/// Where a lab's workers keep their breakers: a SQLite file in the lab's folder, or a fresh schema on the test
-/// PostgreSQL server, or a fresh key prefix on the test Redis server, which the workers reach over TCP.
+/// Where a lab's workers keep their breakers: a SQLite file in the lab's folder, a fresh schema on the test
+/// PostgreSQL server or a fresh key prefix on the test Redis server, which the workers reach over TCP, or a fresh table
+/// on the test moto server (DynamoDB's API over HTTP).
 enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
     case sqlite = "SQLite"
     #if Postgres
@@ -18,6 +20,9 @@ enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
     #endif
     #if Redis
     case redis = "Redis"
+    #endif
+    #if DynamoDB
+    case dynamodb = "DynamoDB"
     #endif
 
     var description: String { rawValue }
@@ -40,8 +45,7 @@ struct WorkerGroup: Sendable {
 /// the folder.
 ///
 /// The database is a SQLite file in the folder, or (``StoreKind/postgres``) a schema of its own on the shared test
-/// server, or (``StoreKind/redis``) a key prefix of its own on the shared test Redis server; workers name it with
-/// ``dbArgument`` either way.
+/// server; workers name it with ``dbArgument`` either way.
 final class Lab: Sendable {
     let kind: StoreKind
     let folder: URL
@@ -52,13 +56,15 @@ final class Lab: Sendable {
     let server: TestPostgresServer?
     /// The Redis server of a Redis lab.
     let redisServer: TestRedisServer?
+    /// The moto server's endpoint, in a DynamoDB lab.
+    let moto: String?
     let binary: URL
     private let workers = Mutex<[WorkerProcess]>([])
     private let rounds = Mutex(0)
 
     /// A lab on a SQLite file.
     convenience init() throws {
-        try self.init(kind: .sqlite, server: nil, redisServer: nil)
+        try self.init(kind: .sqlite, server: nil, redisServer: nil, moto: nil)
     }
 
     /// A lab on `kind`: on PostgreSQL, in a fresh schema of the shared test server (started on first use).
@@ -66,10 +72,17 @@ final class Lab: Sendable {
         switch kind {
         case .sqlite: try Lab()
         #if Postgres
-        case .postgres: try Lab(kind: .postgres, server: try await TestPostgresServer.shared(), redisServer: nil)
+        case .postgres:
+            try Lab(kind: .postgres, server: try await TestPostgresServer.shared(), redisServer: nil, moto: nil)
         #endif
         #if Redis
-        case .redis: try Lab(kind: .redis, server: nil, redisServer: try await TestRedisServer.shared())
+        case .redis: try Lab(kind: .redis, server: nil, redisServer: try await TestRedisServer.shared(), moto: nil)
+        #endif
+        #if DynamoDB
+        case .dynamodb:
+            try Lab(
+                kind: .dynamodb, server: nil, redisServer: nil,
+                moto: try await TestMotoServer.sharedForProcesses().endpoint)
         #endif
         }
     }
@@ -77,34 +90,31 @@ final class Lab: Sendable {
     #if Redis
     /// A Redis lab on a server of the caller's (for tests whose load would slow every other test of a shared one).
     static func open(redis server: TestRedisServer) throws -> Lab {
-        try Lab(kind: .redis, server: nil, redisServer: server)
+        try Lab(kind: .redis, server: nil, redisServer: server, moto: nil)
     }
     #endif
 
-    private init(kind: StoreKind, server: TestPostgresServer?, redisServer: TestRedisServer?) throws {
+    private init(kind: StoreKind, server: TestPostgresServer?, redisServer: TestRedisServer?, moto: String?) throws {
         self.kind = kind
         self.server = server
         self.redisServer = redisServer
+        self.moto = moto
         binary = try Self.workerBinary()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("circuitry-procs-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         database = folder.appendingPathComponent("breakers.sqlite").path
         dbArgument =
-            server.map { Self.url(on: $0, schema: Self.freshSchema()) }
+            moto.map(Self.dynamoURL) ?? server.map { Self.url(on: $0, schema: Self.freshSchema()) }
             ?? redisServer.map { $0.url(parameters: "prefix=\(Self.freshSchema())") } ?? database
     }
 
     /// A database nobody opened yet, as `--db` names it: `<folder>/<name>.sqlite`, or a fresh schema (or key prefix)
-    /// on the server.
+    /// on the server, or a fresh table on moto.
     func newDatabase(_ name: String) -> String {
+        if let moto { return Self.dynamoURL(moto) }
         if let redisServer { return redisServer.url(parameters: "prefix=\(Self.freshSchema())") }
         guard let server else { return folder.appendingPathComponent("\(name).sqlite").path }
         return Self.url(on: server, schema: Self.freshSchema())
-    }
-
-    /// The key prefix of a Redis `--db` URL.
-    static func prefix(of url: String) -> String? {
-        URLComponents(string: url)?.queryItems?.first { $0.name == "prefix" }?.value
     }
 
     /// The schema of a `--db` URL.
@@ -112,8 +122,22 @@ final class Lab: Sendable {
         URLComponents(string: url)?.queryItems?.first { $0.name == "schema" }?.value
     }
 
+    /// The key prefix of a Redis `--db` URL.
+    static func prefix(of url: String) -> String? {
+        guard url.hasPrefix("redis://") else { return nil }
+        return URLComponents(string: url)?.queryItems?.first { $0.name == "prefix" }?.value
+    }
+
     private static func url(on server: TestPostgresServer, schema: String) -> String {
         server.url(parameters: "schema=\(schema)")
+    }
+
+    /// A fresh table on moto, created by the first process that opens it. Every worker runs on this host, with one
+    /// clock: no skew to allow for in probe leases. Moto is slow under 8 contending processes on 2 loaded cores, so
+    /// the bound on an operation is raised: the tests measure the guarantees, not the emulator.
+    private static func dynamoURL(_ endpoint: String) -> String {
+        "dynamodb://p-\(UUID().uuidString.lowercased().prefix(18))?region=us-east-1&endpoint=\(endpoint)"
+            + "&create_table=true&clock_skew_ms=0&operation_timeout_ms=10000"
     }
 
     /// A schema name no other test uses.

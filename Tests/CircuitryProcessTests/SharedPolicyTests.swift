@@ -60,12 +60,14 @@ extension CrossProcessTests {
             let failures = reports.map(\.failuresRun).reduce(0, +)
             #expect(calls == minimum)
             // Every call ran in the first generation: the circuit was closed until the last one was recorded.
-            #expect(reports.flatMap(\.ranEvents).allSatisfy { $0.generation == 1 })
+            let generations = Set(reports.flatMap(\.ranEvents).map(\.generation))
+            #expect(generations.count == 1, "\(generations)")
 
             let history = try await lab.history("rate")
             try #require(history.count == 1, "one trip: \(history.map(\.transition.reason))")
             let trip = history[0].transition
             #expect(trip.from == .closed && trip.to == .open)
+            #expect(generations == [trip.generation - 1], "the trip started the generation after the calls'")
             let counted = try #require(trip.reason.firstMatch(of: #/^failure rate (\d+)/(\d+) in /#), "\(trip.reason)")
             // The window at the trip: exactly the calls and failures recorded by all processes.
             #expect(Int(counted.2) == calls)

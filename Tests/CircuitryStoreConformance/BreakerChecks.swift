@@ -286,6 +286,19 @@ extension StoreConformance {
             try await fail(breaker, times: 2)
             try expectEqual(try await breaker.state(), .open, "trips at the threshold despite batched successes")
         },
+        Check(name: "consecutive successes are exact after a flush when another process's failure came in between") {
+            context in
+            let batching = try context.factory(checkSettings, batch: 1000)
+            let other = try context.factory(checkSettings, batch: 1)
+            try await succeed(batching.breaker(for: "run"))  // batched
+            try await fail(other.breaker(for: "run"))
+            try await succeed(other.breaker(for: "run"))  // written: it ends the run of failures
+            try await succeed(batching.breaker(for: "run"))  // batched, after the failure
+            try await batching.flush()
+            let counts = try await context.store.read("run").record?.counts
+            try expectEqual(counts?.successes, 3, "successes")
+            try expectEqual(counts?.consecutiveSuccesses, 2, "successes since the failure")
+        },
         Check(name: "a full batch is written without a flush") { context in
             let factory = try context.factory(checkSettings, batch: 10)
             let breaker = try factory.breaker(for: "full-batch")

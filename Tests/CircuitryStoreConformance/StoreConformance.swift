@@ -33,7 +33,9 @@ public enum StoreConformance {
     }
 
     /// Every check, store contract first, then breaker semantics.
-    public static var checks: [Check] { storeChecks + breakerChecks + policyChecks }
+    public static var checks: [Check] {
+        storeChecks + breakerChecks + policyChecks + cancellationChecks + forcedOpenChecks + edgeChecks
+    }
 }
 
 /// A check found the store breaking the contract.

@@ -210,6 +210,7 @@ func expectRefused(_ path: String, _ code: CircuitStoreError.Code, sourceLocatio
         let setup = try Setup()
         let factory = try setup.factory(.failClosed)
         let breaker = try factory.breaker(for: "x")
+        try await breaker.execute {}  // the first admission stores the circuit
         let lock = try LockHolder(setup.path)
         // Closed: admission is a plain read, which a writer does not block in WAL mode; recording the failure is
         // a write, which times out.

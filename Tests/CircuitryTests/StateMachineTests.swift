@@ -37,38 +37,58 @@ extension CallReport {
 
     @Test func decisionsThatNeedNoWrite() {
         let closed = CircuitRecord(name: "c", createdAt: start)
-        #expect(machine.admitWithoutWriting(nil, name: "c", now: start) == .admitted(generation: 1, lease: nil))
-        #expect(machine.admitWithoutWriting(closed, name: "c", now: start) == .admitted(generation: 1, lease: nil))
+        #expect(machine.admitWithoutWriting(nil, now: start) == nil, "a circuit's first generation must be stored")
+        #expect(machine.admitWithoutWriting(closed, now: start) == .admitted(generation: 1, lease: nil))
         let open = tripped()
-        let rejected = machine.admitWithoutWriting(open, name: "c", now: start + .seconds(9))
+        let rejected = machine.admitWithoutWriting(open, now: start + .seconds(9))
         #expect(
             rejected == .rejected(CircuitRejected(circuit: "c", reason: .open, retryAfter: start + .seconds(10))))
-        #expect(machine.admitWithoutWriting(open, name: "c", now: start + .seconds(10)) == nil, "due: needs a write")
+        #expect(machine.admitWithoutWriting(open, now: start + .seconds(10)) == nil, "due: needs a write")
     }
 
     @Test func successesAreBatchedOnlyWhenTheyChangeNoDecision() {
         var record = CircuitRecord(name: "c", createdAt: start)
-        #expect(machine.canBatchSuccess(.success, record, name: "c", generation: 1, now: start))
-        #expect(!machine.canBatchSuccess(.success, record, name: "c", generation: 0, now: start), "stale generation")
+        #expect(machine.canBatchSuccess(.success, record, generation: 1, now: start))
+        #expect(!machine.canBatchSuccess(.success, record, generation: 0, now: start), "stale generation")
         var transitions: [CircuitTransition] = []
         _ = machine.record(.failure, generation: 1, lease: nil, in: &record, now: start, transitions: &transitions)
         #expect(
-            !machine.canBatchSuccess(.success, record, name: "c", generation: 1, now: start), "must reset the failures")
-        #expect(!machine.canBatchSuccess(.success, tripped(), name: "c", generation: 2, now: start), "open")
+            !machine.canBatchSuccess(.success, record, generation: 1, now: start), "must reset the failures")
+        #expect(!machine.canBatchSuccess(.success, tripped(), generation: 2, now: start), "open")
     }
 
     @Test func foldingBatchedSuccesses() {
         var record = CircuitRecord(name: "c", createdAt: start)
-        machine.fold(batchedSuccesses: 5, generation: 1, into: &record)
+        var five = BatchedSuccesses(generation: 1, failures: 0)
+        for _ in 0..<4 { five.add(failures: 0) }
+        machine.fold(five, into: &record)
         #expect(record.counts.successes == 5 && record.counts.requests == 5 && record.counts.consecutiveSuccesses == 5)
-        machine.fold(batchedSuccesses: 5, generation: 0, into: &record)
+        var older = five
+        older.generation = 0
+        machine.fold(older, into: &record)
         #expect(record.counts.successes == 5, "another generation's successes are dropped")
         var transitions: [CircuitTransition] = []
         _ = machine.record(.failure, generation: 1, lease: nil, in: &record, now: start, transitions: &transitions)
-        machine.fold(batchedSuccesses: 3, generation: 1, into: &record)
+        var three = BatchedSuccesses(generation: 1, failures: 0)
+        for _ in 0..<2 { three.add(failures: 0) }
+        machine.fold(three, into: &record)
         #expect(record.counts.consecutiveFailures == 1, "a stored failure keeps its place in the run")
         #expect(record.counts.consecutiveSuccesses == 0)
         #expect(record.counts.successes == 8)
+    }
+
+    /// A success batched, a failure and a success written by another process, a success batched: as if each had been
+    /// written when counted, the run of consecutive successes is the last two.
+    @Test func batchedSuccessesBeforeAStoredFailureDoNotContinueTheRunAfterIt() {
+        var record = CircuitRecord(name: "c", createdAt: start)
+        var transitions: [CircuitTransition] = []
+        var batch = BatchedSuccesses(generation: 1, failures: 0)
+        _ = machine.record(.failure, generation: 1, lease: nil, in: &record, now: start, transitions: &transitions)
+        _ = machine.record(.success, generation: 1, lease: nil, in: &record, now: start, transitions: &transitions)
+        batch.add(failures: record.counts.failures)
+        machine.fold(batch, into: &record)
+        #expect(record.counts.successes == 3)
+        #expect(record.counts.consecutiveSuccesses == 2)
     }
 
     @Test func anOpenCircuitIgnoresReports() {
@@ -93,6 +113,18 @@ extension CallReport {
         #expect(!applied)
         #expect(record.state == .halfOpen)
         #expect(record.probes.map(\.id) == [42])
+    }
+
+    /// A closed circuit issues no leases: a report carrying one was forged, and must not count (however often).
+    @Test func aClosedCircuitDiscardsAReportWithALease() {
+        var record = CircuitRecord(name: "c", createdAt: start)
+        var transitions: [CircuitTransition] = []
+        for _ in 0..<3 {
+            let applied = machine.record(
+                .success, generation: 1, lease: 42, in: &record, now: start, transitions: &transitions)
+            #expect(!applied)
+        }
+        #expect(record.counts == .zero)
     }
 
     @Test func resetOfAClosedCircuitStartsAGenerationWithoutATransition() {

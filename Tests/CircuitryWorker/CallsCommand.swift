@@ -55,6 +55,15 @@ struct CallsCommand: AsyncParsableCommand {
     @Flag(help: "Stop after the first half-open probe this process ran (once its outcome is recorded).")
     var untilProbed = false
 
+    @Flag(
+        help:
+            "Calls fail until the circuit's history shows it opened (the upstream is down until then), then follow --outcome."
+    )
+    var failUntilOpened = false
+
+    @Option(help: "Stop after the first call that runs once this file exists (once its outcome is recorded).")
+    var untilFile: String?
+
     func validate() throws {
         guard
             outcome == "fail" || outcome == "succeed" || (!outcome.isEmpty && outcome.allSatisfy({ "SF".contains($0) }))
@@ -82,6 +91,7 @@ struct CallsCommand: AsyncParsableCommand {
         let deadline = started + .milliseconds(durationMs)
 
         for index in 0..<calls where ContinuousClock.now < deadline {
+            let last = untilFile.map { FileManager.default.fileExists(atPath: $0) } ?? false
             let asked = ContinuousClock.now
             let permit: CircuitPermit
             do {
@@ -114,7 +124,8 @@ struct CallsCommand: AsyncParsableCommand {
             if permit.isProbe { report.probes += 1 }
             if report.rejected > 0 { report.ranAfterFirstRejection += 1 }
 
-            let fails = willFail(index, failUntil: failUntil)
+            var fails = willFail(index, failUntil: failUntil)
+            if failUntilOpened, try await factory.history(of: breaker.circuit, limit: 1).isEmpty { fails = true }
             try await idle(milliseconds: workMs)
             report.ran += 1
             if fails { report.failuresRun += 1 } else { report.successesRun += 1 }
@@ -139,6 +150,7 @@ struct CallsCommand: AsyncParsableCommand {
                     at: answeredAt, acquireMs: acquireMs, recordMs: recordMs))
             if untilClosed, !permit.isProbe, report.rejected > 0 { break }
             if untilProbed, permit.isProbe { break }
+            if last { break }
         }
 
         do {

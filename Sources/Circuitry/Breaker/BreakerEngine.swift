@@ -6,9 +6,17 @@ struct CircuitIdentity: Sendable {
     let name: String
     let baseName: String
     let context: [String: String]
-    /// The circuit's metrics, resolved once when a breaker is made, for its calls; `nil` for an operation by name
-    /// (an override, a flush), which must not create a metrics entry per circuit name.
+    /// The circuit's metrics, resolved once when a breaker is made; `nil` for an operation by name (an override),
+    /// which must not create a metrics entry per circuit name.
     let metrics: BreakerMetrics.PerCircuit?
+}
+
+/// What a write does when the circuit has no record.
+enum MissingRecord {
+    /// Start a new life of the circuit, its first generation drawn with this nonce (an admission, an override).
+    case create(nonce: UInt64)
+    /// Write nothing: the operation belongs to a life that was forgotten or pruned (a report, a flush).
+    case skip
 }
 
 /// The shared machinery behind a factory's breakers: store, rules, batched successes, callbacks, logs, metrics.
@@ -20,12 +28,17 @@ final class BreakerEngine: Sendable {
     let logger: Logger
     let metrics: BreakerMetrics
 
+    /// Random numbers for lease ids and first generations (a test may make them repeatable).
+    let random: @Sendable () -> UInt64
+
     init(store: any CircuitStore, configuration: BreakerFactory.Configuration, logger: Logger) {
         self.store = store
         self.configuration = configuration
         self.machine = CircuitStateMachine(settings: configuration.settings, actor: configuration.actor)
         self.batcher = SuccessBatcher(
-            maximumCount: Int64(configuration.maximumBatchedSuccesses), maximumAge: configuration.successFlushInterval)
+            maximumCount: Int64(configuration.maximumBatchedSuccesses), maximumAge: configuration.successFlushInterval,
+            monotonicNow: configuration.monotonicClock)
+        self.random = configuration.randomSource
         self.logger = logger
         self.metrics = BreakerMetrics(dimension: configuration.metricsDimension, factory: configuration.metricsFactory)
     }
@@ -41,9 +54,12 @@ final class BreakerEngine: Sendable {
         CircuitIdentity(name: name, baseName: name, context: [:], metrics: nil)
     }
 
-    /// The metrics of `circuit`: its breaker's, or (for the rare transition of an operation by name) looked up.
-    private func counters(_ circuit: CircuitIdentity) -> BreakerMetrics.PerCircuit {
-        circuit.metrics ?? metrics.circuit(name: circuit.name, baseName: circuit.baseName)
+    /// The metrics of `circuit`: its breaker's; for an operation by name, which has no base name, only when the
+    /// dimension is the full circuit name (with the base-name dimension that would be one series per circuit).
+    private func counters(_ circuit: CircuitIdentity) -> BreakerMetrics.PerCircuit? {
+        if let own = circuit.metrics { return own }
+        guard metrics.dimension == .circuitName else { return nil }
+        return metrics.circuit(name: circuit.name, baseName: circuit.baseName)
     }
 
     // MARK: Admission
@@ -53,23 +69,29 @@ final class BreakerEngine: Sendable {
             let (stored, now) = try await read(circuit.name)
             let admission: Admission
             let admittedAt: Timestamp
-            if let decided = machine.admitWithoutWriting(stored, name: circuit.name, now: now) {
+            if let decided = machine.admitWithoutWriting(stored, now: now) {
                 (admission, admittedAt) = (decided, now)
             } else {
-                let leaseID = Int64.random(in: 1...Int64.max)
-                (admission, admittedAt) = try await modify(circuit) { machine, record, now, transitions in
+                let leaseID = Int64(bitPattern: random() >> 1) | 1
+                let decided = try await modify(circuit, ifMissing: .create(nonce: random())) {
+                    machine, record, now, transitions in
                     machine.advance(&record, now: now, transitions: &transitions)
                     return (machine.admit(&record, now: now, leaseID: leaseID), now)
                 }
+                // `.create` always applies the change; a missing value would mean the store skipped the body.
+                guard let decided else {
+                    throw CircuitStoreError(code: .other, message: "the store did not apply an admission")
+                }
+                (admission, admittedAt) = decided
             }
             switch admission {
             case .admitted(let generation, let lease):
-                counters(circuit).admitted.increment()
+                counters(circuit)?.admitted.increment()
                 return CircuitPermit(
                     circuit: circuit.name, generation: generation, lease: lease, admittedAt: admittedAt,
                     isRecorded: true)
             case .rejected(let rejection):
-                counters(circuit).rejected(rejection.reason)
+                counters(circuit)?.rejected(rejection.reason)
                 throw rejection
             }
         } catch let rejection as CircuitRejected {
@@ -92,7 +114,7 @@ final class BreakerEngine: Sendable {
         _ outcome: CallOutcome, permit: CircuitPermit, duration: Duration?, circuit: CircuitIdentity
     ) async throws {
         guard permit.isRecorded, permit.circuit == circuit.name else { return }
-        counters(circuit).outcome(outcome.kind)
+        counters(circuit)?.outcome(outcome.kind)
         let report = CallReport(
             outcome: outcome.kind, admittedAt: permit.admittedAt, duration: duration, openUntil: outcome.openUntil)
         if permit.lease == nil {
@@ -100,14 +122,16 @@ final class BreakerEngine: Sendable {
             if outcome.kind == .ignored { return }
             if outcome.kind == .success {
                 let (stored, now) = try await read(circuit.name)
-                if machine.canBatchSuccess(report, stored, name: circuit.name, generation: permit.generation, now: now)
-                {
-                    if batcher.add(circuit.name, generation: permit.generation, now: now) { try await flush(circuit) }
+                if let stored, machine.canBatchSuccess(report, stored, generation: permit.generation, now: now) {
+                    let full = batcher.add(circuit, generation: permit.generation, failures: stored.counts.failures)
+                    if full { try await flush(circuit) }
                     return
                 }
             }
         }
-        try await modify(circuit) { machine, record, now, transitions in
+        // A circuit without a record was forgotten or pruned since the permit was admitted: the outcome belongs to
+        // that earlier life and is dropped (see `CircuitStateMachine.firstGeneration`).
+        try await modify(circuit, ifMissing: .skip) { machine, record, now, transitions in
             machine.advance(&record, now: now, transitions: &transitions)
             _ = machine.record(
                 report, generation: permit.generation, lease: permit.lease, in: &record, now: now,
@@ -133,9 +157,9 @@ final class BreakerEngine: Sendable {
         }
     }
 
-    /// Writes the circuit's batched successes.
+    /// Writes the circuit's batched successes (dropped if the circuit has no record any more).
     func flush(_ circuit: CircuitIdentity) async throws {
-        try await modify(circuit) { machine, record, now, transitions in
+        try await modify(circuit, ifMissing: .skip) { machine, record, now, transitions in
             machine.advance(&record, now: now, transitions: &transitions)
         }
     }
@@ -167,16 +191,25 @@ final class BreakerEngine: Sendable {
             record: record, storedState: stored?.state, now: now, unflushedSuccesses: batcher.pending(name))
     }
 
-    func override(
+    /// An operator's change to the circuit, in one atomic update after what time alone changed; returns what
+    /// `change` returns.
+    @discardableResult
+    func override<Value: Sendable>(
         _ name: String,
         _ change:
             @escaping @Sendable (CircuitStateMachine, inout CircuitRecord, Timestamp, inout [CircuitTransition])
-            -> Void
-    ) async throws {
-        try await modify(identity(named: name)) { machine, record, now, transitions in
+            -> Value
+    ) async throws -> Value {
+        let value = try await modify(identity(named: name), ifMissing: .create(nonce: random())) {
+            machine, record, now, transitions in
             machine.advance(&record, now: now, transitions: &transitions)
-            change(machine, &record, now, &transitions)
+            return change(machine, &record, now, &transitions)
         }
+        // `.create` makes a missing record instead of skipping, so `modify` always ran `change`.
+        guard let value else {
+            throw CircuitStoreError(code: .other, message: "an override of \(name) was not applied", location: nil)
+        }
+        return value
     }
 
     // MARK: Store access
@@ -189,22 +222,28 @@ final class BreakerEngine: Sendable {
 
     /// The one write path: an atomic read-modify-write of the circuit that folds this process's batched successes
     /// in, applies `change`, writes the record if it changed and appends the transitions; after the commit, fires
-    /// the callbacks.
+    /// the callbacks. When the circuit has no record, `ifMissing` says whether to start one or to write nothing
+    /// (then `change` is not applied and the result is `nil`).
     @discardableResult
     private func modify<Value: Sendable>(
-        _ circuit: CircuitIdentity,
+        _ circuit: CircuitIdentity, ifMissing: MissingRecord,
         _ change: (CircuitStateMachine, inout CircuitRecord, Timestamp, inout [CircuitTransition]) -> Value
-    ) async throws -> Value {
+    ) async throws -> Value? {
         let name = circuit.name
         let batch = batcher.take(name)
         let machine = self.machine
         let started = ContinuousClock.now
-        let (value, transitions): (Value, [CircuitTransition])
+        let (value, transitions): (Value?, [CircuitTransition])
         do {
             (value, transitions) = try await store.update(name) { stored, now in
-                var record = stored ?? CircuitRecord(name: name, createdAt: now)
+                var record: CircuitRecord
+                switch (stored, ifMissing) {
+                case (let existing?, _): record = existing
+                case (nil, .create(let nonce)): record = machine.newRecord(name: name, now: now, nonce: nonce)
+                case (nil, .skip): return StoreUpdate(value: (nil, []), write: false)
+                }
                 if let batch {
-                    machine.fold(batchedSuccesses: batch.count, generation: batch.generation, into: &record)
+                    machine.fold(batch.successes, into: &record)
                 }
                 var transitions: [CircuitTransition] = []
                 let value = change(machine, &record, now, &transitions)
@@ -222,7 +261,7 @@ final class BreakerEngine: Sendable {
     }
 
     private func announce(_ transition: CircuitTransition, circuit: CircuitIdentity) {
-        counters(circuit).transition(to: transition.to)
+        counters(circuit)?.transition(to: transition.to)
         logger.debug(
             "circuit is now \(transition.to)",
             metadata: [

@@ -61,6 +61,11 @@ public final class BreakerFactory: Sendable {
         public var metricsDimension: MetricsDimension
         /// The swift-metrics backend. Default `nil`: whatever the application bootstrapped (`MetricsSystem`).
         public var metricsFactory: (any MetricsFactory)?
+        /// Random numbers for probe lease ids and first generations: the system's generator. Tests that replay a
+        /// sequence of operations make it repeatable.
+        package var randomSource: @Sendable () -> UInt64 = { UInt64.random(in: .min ... .max) }
+        /// The monotonic clock that measures how old a batch of successes is. Tests inject one.
+        package var monotonicClock: @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
 
         /// Creates a configuration with the defaults.
         public init(settings: BreakerSettings = BreakerSettings()) {
@@ -105,29 +110,34 @@ public final class BreakerFactory: Sendable {
         engine = BreakerEngine(store: store, configuration: configuration, logger: logger)
     }
 
-    /// The breaker for `baseName` and a tenant context: its circuit is `naming(baseName, context)`.
+    /// The breaker for `baseName` and a tenant context: its circuit is `naming(baseName, context)`, in Unicode
+    /// Normalization Form C (see ``CircuitName``).
     ///
     /// Cheap: a breaker is a small value; make one per job.
-    /// - Throws: ``ConfigurationError`` if the resulting name is empty, too long or has control characters.
+    /// - Throws: ``ConfigurationError`` if the resulting name is empty, too long or has control characters, format
+    ///   characters or separators.
     public func breaker(for baseName: String, context: [String: String] = [:]) throws(ConfigurationError)
         -> CircuitBreaker
     {
-        let name = engine.configuration.naming(baseName, context)
-        try CircuitName.validate(name)
+        let name = try CircuitName.normalized(engine.configuration.naming(baseName, context))
         return CircuitBreaker(
             identity: engine.identity(name: name, baseName: baseName, context: context), engine: engine)
     }
 
     /// Writes every success this process has batched, so that the stored counts are exact.
+    ///
+    /// Successes of a circuit that was forgotten or pruned since they were counted are dropped.
     public func flush() async throws {
-        for name in engine.batcher.names { try await engine.flush(engine.identity(named: name)) }
+        for circuit in engine.batcher.circuits { try await engine.flush(circuit) }
     }
 
     // MARK: Operating circuits by name
 
     /// The circuit's record as it stands now (an open circuit whose time is up shows as half-open), or `nil`.
+    ///
+    /// Like every operation by name, it looks the circuit up by the name's NFC form (see ``CircuitName``).
     public func snapshot(of name: String) async throws -> CircuitSnapshot? {
-        try await engine.storedSnapshot(name)
+        try await engine.storedSnapshot(CircuitName.nfc(name))
     }
 
     /// Every stored circuit, as ``snapshot(of:)`` shows it, ordered by name.
@@ -136,16 +146,43 @@ public final class BreakerFactory: Sendable {
     }
 
     /// Holds the circuit open in every process, until `until` or (if `nil`) until it is reset or forced closed.
+    ///
+    /// `until` is compared with the store's clock, which for a server store is the server's, not this host's: to hold
+    /// a circuit open for a while, use ``forceOpen(_:for:reason:)``, which needs no clock here.
+    /// - Throws: ``ConfigurationError`` (setting `until`) if `until` is not after the store's time now; the override
+    ///   is then not applied.
     public func forceOpen(_ name: String, until: Timestamp? = nil, reason: String? = nil) async throws {
-        try CircuitName.validate(name)
-        try await engine.override(name) { machine, record, now, transitions in
+        let name = try CircuitName.normalized(name)
+        let refusedAt: Timestamp? = try await engine.override(name) { machine, record, now, transitions in
+            if let until, until <= now { return now }
             machine.forceOpen(&record, until: until, reason: reason, now: now, transitions: &transitions)
+            return nil
+        }
+        if let refusedAt, let until {
+            throw ConfigurationError.invalidSetting(
+                "until", "\(until)", expected: "a time after the store's time now, \(refusedAt)")
+        }
+    }
+
+    /// Holds the circuit open in every process for `duration`, counted from the store's time now (the server's, for
+    /// a server store), so that a host whose clock is off holds it open exactly as long. Returns when it ends.
+    /// - Throws: ``ConfigurationError`` (setting `duration`) if `duration` is not longer than zero.
+    @discardableResult
+    public func forceOpen(_ name: String, for duration: Duration, reason: String? = nil) async throws -> Timestamp {
+        let name = try CircuitName.normalized(name)
+        guard duration > .zero else {
+            throw ConfigurationError.invalidSetting("duration", "\(duration)", expected: "longer than zero")
+        }
+        return try await engine.override(name) { machine, record, now, transitions in
+            let until = now + duration
+            machine.forceOpen(&record, until: until, reason: reason, now: now, transitions: &transitions)
+            return until
         }
     }
 
     /// Holds the circuit closed in every process until it is reset: calls are admitted and it never trips.
     public func forceClosed(_ name: String, reason: String? = nil) async throws {
-        try CircuitName.validate(name)
+        let name = try CircuitName.normalized(name)
         try await engine.override(name) { machine, record, now, transitions in
             machine.forceClosed(&record, reason: reason, now: now, transitions: &transitions)
         }
@@ -153,22 +190,34 @@ public final class BreakerFactory: Sendable {
 
     /// Closes the circuit with zero counts in a new generation and removes any override.
     public func reset(_ name: String) async throws {
-        try CircuitName.validate(name)
+        let name = try CircuitName.normalized(name)
         try await engine.override(name) { machine, record, now, transitions in
             machine.reset(&record, now: now, transitions: &transitions)
         }
     }
 
     /// Removes the circuit's record; its next call starts a fresh closed circuit. Returns whether it existed.
+    ///
+    /// Outcomes of calls admitted before, reported after, are dropped: the new circuit starts in a generation its
+    /// earlier life never had (see ``CircuitRecord/generation``). Transitions that time made since the circuit was
+    /// last written (an open period that ended, a lease that expired) are committed first, as timers would have
+    /// committed them, so the history and the callbacks miss none. A record stored by an earlier version under a name
+    /// that is not in NFC is removed too when `name` is given in that exact form.
     @discardableResult
     public func forget(_ name: String) async throws -> Bool {
-        _ = engine.batcher.take(name)
-        return try await engine.store.remove(name)
+        let normal = CircuitName.nfc(name)
+        _ = engine.batcher.take(normal)
+        try await engine.flush(engine.identity(named: normal))
+        var removed = try await engine.store.remove(normal)
+        if !normal.utf8.elementsEqual(name.utf8) { removed = try await engine.store.remove(name) || removed }
+        return removed
     }
 
     /// Removes the records of closed circuits (without an override) that nothing has written for `idleFor`, as
     /// thousands of tenants leave thousands of rows behind; returns their names. A pruned circuit that is used
-    /// again starts fresh and closed.
+    /// again starts fresh and closed, and outcomes of calls admitted before the prune are dropped (as for
+    /// ``forget(_:)``). Successes batched in a process are not written, so a circuit with only successes since
+    /// `idleFor` ago counts as idle.
     @discardableResult
     public func prune(idleFor: Duration) async throws -> [String] {
         guard idleFor >= .zero else {
@@ -177,10 +226,16 @@ public final class BreakerFactory: Sendable {
         return try await engine.store.removeIdle(idleFor: idleFor)
     }
 
+    /// Evaluates the circuit now and writes what the passing of time changed, with this process's batched successes,
+    /// as a timer firing now would have. Tests compare lazy evaluation with it; nothing else needs it.
+    package func commitElapsedTime(of name: String) async throws {
+        try await engine.flush(engine.identity(named: CircuitName.nfc(name)))
+    }
+
     /// The store's transition history: of one circuit or of all, oldest first (see ``CircuitStore/history(of:afterID:limit:)``).
     public func history(of name: String? = nil, afterID: Int64? = nil, limit: Int = 100) async throws
         -> [HistoryEntry]
     {
-        try await engine.store.history(of: name, afterID: afterID, limit: limit)
+        try await engine.store.history(of: name.map(CircuitName.nfc), afterID: afterID, limit: max(0, limit))
     }
 }

@@ -22,6 +22,12 @@ public enum MetricsDimension: Sendable, Hashable {
 /// | `circuitry_storage_errors_total` | counter | phase (`before_call`, `after_call`) |
 ///
 /// Each object is created once per dimension value and then reused: nothing is created per call.
+///
+/// An operation by name (``BreakerFactory/reset(_:)``, ``BreakerFactory/forceOpen(_:until:reason:)``,
+/// ``BreakerFactory/forceClosed(_:reason:)``) knows no base name: with ``MetricsDimension/baseName`` its transitions
+/// are not counted under any circuit (a series labelled with the full name would be one per tenant); with
+/// ``MetricsDimension/circuitName`` they are. ``BreakerFactory/flush()`` writes each batch as the breaker that
+/// started it, so its transitions count under that breaker's base name.
 final class BreakerMetrics: Sendable {
     struct PerCircuit: Sendable {
         let admitted: Counter

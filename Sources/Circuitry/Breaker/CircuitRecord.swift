@@ -30,17 +30,18 @@ public struct CircuitCounts: Sendable, Hashable, Codable {
         self.consecutiveFailures = consecutiveFailures
     }
 
+    // Counts saturate at `Int64.max` instead of trapping: a stored row may hold any value.
     mutating func recordSuccess() {
-        requests += 1
-        successes += 1
-        consecutiveSuccesses += 1
+        requests = requests.saturatingAdd(1)
+        successes = successes.saturatingAdd(1)
+        consecutiveSuccesses = consecutiveSuccesses.saturatingAdd(1)
         consecutiveFailures = 0
     }
 
     mutating func recordFailure() {
-        requests += 1
-        failures += 1
-        consecutiveFailures += 1
+        requests = requests.saturatingAdd(1)
+        failures = failures.saturatingAdd(1)
+        consecutiveFailures = consecutiveFailures.saturatingAdd(1)
         consecutiveSuccesses = 0
     }
 }
@@ -86,7 +87,14 @@ public struct CircuitRecord: Sendable, Hashable {
     public var name: String
     /// The stored state. An open circuit whose expiry has passed is half-open when next evaluated.
     public var state: CircuitState
-    /// Increases with every state change and every reset interval; outcomes from older generations are dropped.
+    /// Increases by one with every state change and every elapsed reset interval; an outcome is counted only in the
+    /// generation its call was admitted in.
+    ///
+    /// A circuit's first generation is drawn when its record is created, by its first admission or override: 2^41 ×
+    /// the hours since 1970, plus 1, plus a random number below 2^40. Forgetting or pruning a circuit deletes its
+    /// record, and this is what keeps the circuit's next life from accepting outcomes of calls admitted in the
+    /// earlier one: a life that starts in a later hour starts above every generation of the earlier life, and one that
+    /// starts in the same hour at a random point of a range 2^40 wide (odds of a match about one in 10^12).
     public var generation: Int64
     /// The counts of the current generation.
     public var counts: CircuitCounts

@@ -14,6 +14,7 @@ public struct CircuitSnapshot: Sendable, Hashable {
     public var state: CircuitState { record.state }
     /// When an open circuit will admit a probe (`nil` if not open, or forced open with no end).
     public var retryAfter: Timestamp? { record.state == .open ? record.expiresAt : nil }
-    /// Whether the store has a record of this circuit (a circuit that only ever succeeded may not, until a flush).
+    /// Whether the store has a record of this circuit: from its first admission or override on, until it is
+    /// forgotten or pruned.
     public var isStored: Bool { storedState != nil }
 }

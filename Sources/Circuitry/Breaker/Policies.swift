@@ -24,10 +24,12 @@ public struct OpenDurationPolicy: Sendable, CustomStringConvertible {
         return OpenDurationPolicy(
             duration: { attempt, base, seed in
                 let baseMilliseconds = Double(base.milliseconds)
-                let grown = baseMilliseconds * pow(factor, Double(max(0, attempt - 1)))
+                let grown = baseMilliseconds * pow(factor, Double(max(0, attempt.saturatingSubtract(1))))
                 let capped = min(grown, Double(maximum.milliseconds))
                 let spread = (Double(seed % 10_000) / 10_000 * 2 - 1) * jitter  // in [-jitter, +jitter)
-                return .milliseconds(Int64(max(1, (capped * (1 + spread)).rounded())))
+                let milliseconds = max(1, (capped * (1 + spread)).rounded())
+                // `Int64(_:)` traps at 2^63 and above, which a maximum near `Int64.max` milliseconds plus jitter reaches.
+                return .milliseconds(milliseconds < 0x1p63 ? Int64(milliseconds) : .max)
             },
             description: "exponential ×\(factor) up to \(maximum), jitter ±\(Int(jitter * 100)) %", problem: problem)
     }

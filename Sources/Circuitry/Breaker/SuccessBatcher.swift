@@ -6,32 +6,47 @@ import Synchronization
 /// not take the write lock for it: it counts it here and writes the sum with the circuit's next write, or when
 /// the batch is `maximumCount` large or `maximumAge` old (checked as calls arrive; there are no timers), or on
 /// ``BreakerFactory/flush()``. Successes of an older generation are dropped when they are folded in.
+///
+/// A batch's age is measured by the monotonic clock, not the wall clock, so that a step of the wall clock neither
+/// writes every batch at once (forward) nor holds them back for the size of the step (backward).
 final class SuccessBatcher: Sendable {
-    struct Batch: Sendable, Hashable {
-        var generation: Int64
-        var count: Int64
-        var since: Timestamp
+    struct Batch: Sendable {
+        var successes: BatchedSuccesses
+        /// When the first success of the batch was counted, by the monotonic clock.
+        var since: ContinuousClock.Instant
+        /// The breaker that started the batch: a flush writes it as that breaker's operation, so that a transition it
+        /// commits is announced with the breaker's base name (metrics) and context (callback).
+        var circuit: CircuitIdentity
     }
 
     private let batches = Mutex<[String: Batch]>([:])
     let maximumCount: Int64
     let maximumAge: Duration
+    private let monotonicNow: @Sendable () -> ContinuousClock.Instant
 
-    init(maximumCount: Int64, maximumAge: Duration) {
+    /// - Parameter monotonicNow: The monotonic clock (tests inject one).
+    init(
+        maximumCount: Int64, maximumAge: Duration,
+        monotonicNow: @escaping @Sendable () -> ContinuousClock.Instant = { ContinuousClock.now }
+    ) {
         self.maximumCount = maximumCount
         self.maximumAge = maximumAge
+        self.monotonicNow = monotonicNow
     }
 
-    /// Counts one success; returns `true` when the circuit's batch should be written now.
-    func add(_ name: String, generation: Int64, now: Timestamp) -> Bool {
-        batches.withLock { batches in
-            if var batch = batches[name], batch.generation == generation {
-                batch.count += 1
-                batches[name] = batch
-                return batch.count >= maximumCount || now - batch.since >= maximumAge
+    /// Counts one success of `circuit` in `generation`, whose stored record had `failures` failures; returns `true`
+    /// when the circuit's batch should be written now.
+    func add(_ circuit: CircuitIdentity, generation: Int64, failures: Int64) -> Bool {
+        let now = monotonicNow()
+        return batches.withLock { batches in
+            if var batch = batches[circuit.name], batch.successes.generation == generation {
+                batch.successes.add(failures: failures)
+                batches[circuit.name] = batch
+                return batch.successes.count >= maximumCount || now - batch.since >= maximumAge
             }
             // A batch of an older generation would be dropped when folded: start over.
-            batches[name] = Batch(generation: generation, count: 1, since: now)
+            batches[circuit.name] = Batch(
+                successes: BatchedSuccesses(generation: generation, failures: failures), since: now, circuit: circuit)
             return maximumCount <= 1
         }
     }
@@ -44,8 +59,8 @@ final class SuccessBatcher: Sendable {
     /// Puts back a batch whose write failed, so that it is not lost.
     func restore(_ name: String, _ batch: Batch) {
         batches.withLock { batches in
-            if var current = batches[name], current.generation == batch.generation {
-                current.count += batch.count
+            if var current = batches[name], current.successes.generation == batch.successes.generation {
+                current.successes.prepend(batch.successes)
                 current.since = min(current.since, batch.since)
                 batches[name] = current
             } else if batches[name] == nil {
@@ -54,9 +69,9 @@ final class SuccessBatcher: Sendable {
         }
     }
 
-    /// The names of every circuit with a batch.
-    var names: [String] { batches.withLock { Array($0.keys) } }
+    /// The breakers that started the batches waiting now, one per circuit.
+    var circuits: [CircuitIdentity] { batches.withLock { $0.values.map(\.circuit) } }
 
     /// The number of successes waiting for `name`.
-    func pending(_ name: String) -> Int64 { batches.withLock { $0[name]?.count ?? 0 } }
+    func pending(_ name: String) -> Int64 { batches.withLock { $0[name]?.successes.count ?? 0 } }
 }

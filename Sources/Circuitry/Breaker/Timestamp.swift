@@ -13,9 +13,20 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         self.millisecondsSince1970 = millisecondsSince1970
     }
 
-    /// Creates a timestamp from a `Date`, rounded down to the millisecond.
+    /// Creates a timestamp from a `Date`, rounded down to the millisecond (saturating at the ends of the range; a
+    /// `Date` that is not a number reads as 1970).
     public init(_ date: Date) {
-        self.millisecondsSince1970 = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        let milliseconds = (date.timeIntervalSince1970 * 1000).rounded(.down)
+        // `Int64(_:)` traps outside its range; 2^63 is exactly representable as a Double, Int64.max is not.
+        if milliseconds.isNaN {
+            self.millisecondsSince1970 = 0
+        } else if milliseconds >= 0x1p63 {
+            self.millisecondsSince1970 = .max
+        } else if milliseconds < -0x1p63 {
+            self.millisecondsSince1970 = .min
+        } else {
+            self.millisecondsSince1970 = Int64(milliseconds)
+        }
     }
 
     /// The same instant as a `Date`.
@@ -42,30 +53,52 @@ public struct Timestamp: Sendable, Hashable, Comparable, Codable, CustomStringCo
         lhs.millisecondsSince1970 < rhs.millisecondsSince1970
     }
 
-    /// The instant `duration` later (saturating instead of overflowing).
+    /// The instant `duration` later (saturating at the ends of the range instead of overflowing).
     public static func + (lhs: Timestamp, rhs: Duration) -> Timestamp {
-        let (sum, overflow) = lhs.millisecondsSince1970.addingReportingOverflow(rhs.milliseconds)
-        return Timestamp(millisecondsSince1970: overflow ? .max : sum)
+        Timestamp(millisecondsSince1970: lhs.millisecondsSince1970.saturatingAdd(rhs.milliseconds))
     }
 
-    /// The instant `duration` earlier (saturating instead of overflowing).
+    /// The instant `duration` earlier (saturating at the ends of the range instead of overflowing).
     public static func - (lhs: Timestamp, rhs: Duration) -> Timestamp {
-        let (difference, overflow) = lhs.millisecondsSince1970.subtractingReportingOverflow(rhs.milliseconds)
-        return Timestamp(millisecondsSince1970: overflow ? .min : difference)
+        Timestamp(millisecondsSince1970: lhs.millisecondsSince1970.saturatingSubtract(rhs.milliseconds))
     }
 
-    /// The time from `rhs` to `lhs`.
+    /// The time from `rhs` to `lhs` (saturating at ±2^63 − 1 ms instead of overflowing).
     public static func - (lhs: Timestamp, rhs: Timestamp) -> Duration {
-        .milliseconds(lhs.millisecondsSince1970 - rhs.millisecondsSince1970)
+        .milliseconds(lhs.millisecondsSince1970.saturatingSubtract(rhs.millisecondsSince1970))
     }
 }
 
 extension Duration {
-    /// The duration in whole milliseconds, rounded down (saturating at `Int64.max`).
-    var milliseconds: Int64 {
+    /// The duration in whole milliseconds, rounded toward zero, saturating at `Int64.min` and `Int64.max`. `package`,
+    /// so that every store converts durations the same way.
+    package var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         let (ms, overflow) = seconds.multipliedReportingOverflow(by: 1000)
         if overflow { return seconds < 0 ? .min : .max }
-        return ms + attoseconds / 1_000_000_000_000_000
+        return ms.saturatingAdd(attoseconds / 1_000_000_000_000_000)
+    }
+}
+
+extension Int64 {
+    /// `self + other`, clamped to `Int64.min ... Int64.max`.
+    func saturatingAdd(_ other: Int64) -> Int64 {
+        let (sum, overflow) = addingReportingOverflow(other)
+        guard overflow else { return sum }
+        return other < 0 ? .min : .max
+    }
+
+    /// `self * other`, clamped to `Int64.min ... Int64.max`.
+    func saturatingMultiply(_ other: Int64) -> Int64 {
+        let (product, overflow) = multipliedReportingOverflow(by: other)
+        guard overflow else { return product }
+        return (self < 0) == (other < 0) ? .max : .min
+    }
+
+    /// `self - other`, clamped to `Int64.min ... Int64.max`.
+    func saturatingSubtract(_ other: Int64) -> Int64 {
+        let (difference, overflow) = subtractingReportingOverflow(other)
+        guard overflow else { return difference }
+        return other < 0 ? .max : .min
     }
 }

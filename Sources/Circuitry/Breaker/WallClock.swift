@@ -4,6 +4,13 @@ import Synchronization
 /// The source of "now" for a store: wall-clock time in milliseconds.
 ///
 /// Inject a ``ManualClock`` in tests to move time without sleeping.
+///
+/// A step of the wall clock (NTP, an operator): forward, it is time passing, so open periods end early and probe
+/// leases in flight may expire and count as failed probes. Backward, it cannot hold a circuit for longer than its
+/// configured durations: when a circuit is next evaluated, a deadline further ahead than the settings allow is
+/// pulled in (a probe lease to at most ``BreakerSettings/probeTimeout`` from then, an open period to at most its own
+/// length, a reset interval to at most its length); a forced-open `until` stays as the operator set it. How old a
+/// batch of successes is, is measured on the monotonic clock, which does not step.
 public protocol WallClock: Sendable {
     /// The current instant.
     func now() -> Timestamp
@@ -30,7 +37,7 @@ public final class ManualClock: WallClock {
     /// The clock's current instant.
     public func now() -> Timestamp { current.withLock { $0 } }
 
-    /// Moves the clock forward by `duration`.
+    /// Moves the clock by `duration`: forward, or backward when it is negative (a wall-clock step).
     public func advance(by duration: Duration) {
         current.withLock { $0 = $0 + duration }
     }

@@ -21,12 +21,12 @@ public final class SQLiteCircuitStore: CircuitStore {
     /// How the store behaves. The defaults suit a job queue on one host.
     public struct Configuration: Sendable {
         /// The longest a call waits in total for another process's write lock before failing with
-        /// ``CircuitStoreError/Code/busy``. Default 1 s.
+        /// ``CircuitStoreError/Code/busy``. Default 1 s; from 0 to 1 hour.
         public var busyTimeout: Duration
         /// How many transitions of each circuit the history keeps. Default 100.
         public var historyLimit: Int
         /// The largest size the WAL file is truncated to after a checkpoint (`PRAGMA journal_size_limit`).
-        /// Default 8 MiB. https://www.sqlite.org/pragma.html#pragma_journal_size_limit
+        /// Default 8 MiB; from 0 to 1 TiB. https://www.sqlite.org/pragma.html#pragma_journal_size_limit
         public var journalSizeLimit: Int
 
         /// Where the store reports the time its write transactions waited for other processes' locks
@@ -59,11 +59,13 @@ public final class SQLiteCircuitStore: CircuitStore {
     public init(path: String, configuration: Configuration = Configuration(), clock: any WallClock = SystemClock())
         throws
     {
-        guard configuration.busyTimeout >= .zero, configuration.historyLimit >= 1, configuration.journalSizeLimit >= 0
+        guard (.zero ... .seconds(3600)).contains(configuration.busyTimeout), configuration.historyLimit >= 1,
+            (0...1 << 40).contains(configuration.journalSizeLimit)
         else {
             throw ConfigurationError(
                 setting: "configuration",
-                message: "busyTimeout and journalSizeLimit must not be negative, historyLimit must be at least 1")
+                message: "busyTimeout must be from 0 to 1 hour, journalSizeLimit from 0 to 1 TiB, "
+                    + "historyLimit at least 1")
         }
         self.path = path
         self.clock = clock

@@ -17,15 +17,11 @@ final class SQLiteStatements: @unchecked Sendable {
     private let historyOfOneAfter: SQLiteStatement
     private let historyOfAllAfter: SQLiteStatement
 
-    private static let columns = """
-        name, state, generation, requests, successes, failures, consecutive_successes, consecutive_failures, \
-        expires_at, probes, override, override_until, override_reason, open_attempts, window, updated_at
-        """
-    private static let columnNames = columns.split(separator: ",").map { String($0.drop { $0 == " " }) }
-    /// `column = ?N` for every column but the name (and `leavingOut`), numbered as in ``columns``.
-    private static func assignments(leavingOut: Set<String>) -> String {
-        columnNames.enumerated().dropFirst().filter { !leavingOut.contains($0.element) }
-            .map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: ", ")
+    private static let columns = CircuitColumn.names()
+    /// `column = ?N` for every column but the name (and `leavingOut`), numbered as in ``CircuitColumn``.
+    private static func assignments(leavingOut: Set<CircuitColumn> = []) -> String {
+        CircuitColumn.allCases.dropFirst().filter { !leavingOut.contains($0) }
+            .map { "\($0.name) = ?\($0.rawValue + 1)" }.joined(separator: ", ")
     }
     private static let transitionColumns = "id, circuit, at, from_state, to_state, generation, reason, actor"
 
@@ -34,16 +30,16 @@ final class SQLiteStatements: @unchecked Sendable {
         self.historyLimit = historyLimit
         selectOne = try connection.prepare("SELECT \(Self.columns) FROM circuits WHERE name = ?1")
         selectAll = try connection.prepare("SELECT \(Self.columns) FROM circuits ORDER BY name")
-        let parameters = (1...Self.columnNames.count).map { "?\($0)" }.joined(separator: ", ")
+        let parameters = CircuitColumn.allCases.map { "?\($0.rawValue + 1)" }.joined(separator: ", ")
         upsertOne = try connection.prepare(
             """
             INSERT INTO circuits (\(Self.columns)) VALUES (\(parameters))
-            ON CONFLICT (name) DO UPDATE SET \(Self.assignments(leavingOut: []))
+            ON CONFLICT (name) DO UPDATE SET \(Self.assignments())
             """)
         // The same parameters as the upsert, leaving the columns with CHECK constraints alone (see `write`).
         updateCounts = try connection.prepare(
             """
-            UPDATE circuits SET \(Self.assignments(leavingOut: ["state", "override", "override_until", "override_reason"]))
+            UPDATE circuits SET \(Self.assignments(leavingOut: [.state, .override, .overrideUntil, .overrideReason]))
             WHERE name = ?1
             """)
         deleteOne = try connection.prepare("DELETE FROM circuits WHERE name = ?1")
@@ -113,25 +109,10 @@ final class SQLiteStatements: @unchecked Sendable {
         }
     }
 
-    /// Binds every field of `record` to the parameter numbered as its column in ``columns``.
+    /// Binds every column of `record` to the parameter numbered as the column.
     private static func bindColumns(_ record: CircuitRecord, to statement: SQLiteStatement) throws {
         let row = CircuitRow(record)
-        try statement.bind(1, row.name)
-        try statement.bind(2, row.state)
-        try statement.bind(3, row.generation)
-        try statement.bind(4, row.requests)
-        try statement.bind(5, row.successes)
-        try statement.bind(6, row.failures)
-        try statement.bind(7, row.consecutiveSuccesses)
-        try statement.bind(8, row.consecutiveFailures)
-        try statement.bind(9, row.expiresAt)
-        try statement.bind(10, row.probes)
-        try statement.bind(11, row.override)
-        try statement.bind(12, row.overrideUntil)
-        try statement.bind(13, row.overrideReason)
-        try statement.bind(14, row.openAttempts)
-        try statement.bind(15, row.window)
-        try statement.bind(16, row.updatedAt)
+        for column in CircuitColumn.allCases { try statement.bind(Int32(column.rawValue + 1), row[column]) }
     }
 
     func delete(_ name: String) throws -> Bool {
@@ -189,11 +170,11 @@ final class SQLiteStatements: @unchecked Sendable {
                     circuit: statement.text(1) ?? "",
                     from: try CircuitRow.state(statement.text(3)),
                     to: try CircuitRow.state(statement.text(4)),
-                    generation: statement.int64(5),
-                    at: Timestamp(millisecondsSince1970: statement.int64(2)),
+                    generation: try statement.requiredInteger(5),
+                    at: Timestamp(millisecondsSince1970: try statement.requiredInteger(2)),
                     reason: statement.text(6) ?? "",
                     actor: statement.text(7) ?? "")
-                entries.append(HistoryEntry(id: statement.int64(0), transition: transition))
+                entries.append(HistoryEntry(id: try statement.requiredInteger(0), transition: transition))
             }
             return entries
         }
@@ -201,13 +182,8 @@ final class SQLiteStatements: @unchecked Sendable {
 
     // MARK: Decoding
 
-    private static func decode(_ row: SQLiteStatement) throws -> CircuitRecord {
-        try CircuitRow(
-            name: row.text(0) ?? "", state: row.text(1) ?? "", generation: row.int64(2), requests: row.int64(3),
-            successes: row.int64(4), failures: row.int64(5), consecutiveSuccesses: row.int64(6),
-            consecutiveFailures: row.int64(7), expiresAt: row.optionalInt64(8), probes: row.text(9) ?? "",
-            override: row.text(10), overrideUntil: row.optionalInt64(11), overrideReason: row.text(12),
-            openAttempts: row.int64(13), window: row.text(14) ?? "", updatedAt: row.int64(15)
-        ).record()
+    /// Reads a row of ``columns``, every value with its type checked (see ``SQLiteStatement/integer(_:)``).
+    private static func decode(_ row: SQLiteStatement) throws(CircuitStoreError) -> CircuitRecord {
+        try CircuitRow { column in row.value(Int32(column.rawValue)) }.record()
     }
 }

@@ -35,9 +35,15 @@ struct TripCommand: AsyncParsableCommand {
     func run() async throws {
         try await reportingErrors {
             try await circuit.store.withFactory(mustExist: false, logger: Console.logger) { factory in
-                let until = duration.map { SystemClock().now() + $0.duration }
-                try await factory.forceOpen(circuit.name, until: until, reason: reason)
-                let when = until.map { "until \($0)" } ?? "until it is closed or reset"
+                // The end is counted on the store's clock (a server's, for PostgreSQL), never on this host's.
+                let when: String
+                if let duration {
+                    let until = try await factory.forceOpen(circuit.name, for: duration.duration, reason: reason)
+                    when = "until \(until)"
+                } else {
+                    try await factory.forceOpen(circuit.name, until: nil, reason: reason)
+                    when = "until it is closed or reset"
+                }
                 Console.out("\(circuit.name): forced open \(when)")
             }
         }

@@ -16,8 +16,11 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run a command through a circuit breaker; exit with its status, or 75 if the circuit rejects it.",
         discussion: """
             A zero exit status counts as a success and any other as a failure (unless --ignore-exit names it). \
-            A command killed by --timeout counts as a failure. A command that a signal sent to circuitry ends \
-            (it is passed on: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2) counts as neither. When the \
+            The command runs in a process group of its own: --timeout and the signals passed on reach everything \
+            it started. A command killed by --timeout counts as a failure. A command that a signal sent to \
+            circuitry ends (it is passed on: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2), or a ^C or ^\\ \
+            typed at the terminal, counts as neither, whether the signal kills it or it exits with 128 + the \
+            signal's number (as a shell or a JVM does). When the \
             circuit rejects the call, the command is not started, circuitry exits with 75 and standard error says \
             until when, in ISO 8601. When the database cannot be used (a damaged file, a server that cannot be \
             reached), the command is not started either, and circuitry exits with 74. Standard input, output and \
@@ -85,14 +88,14 @@ struct RunCommand: AsyncParsableCommand {
                     await record(.ignored, breaker: breaker, permit: permit, factory: factory)
                     throw ExitCode(status: error.shellStatus)
                 }
-                Signals.forward(to: pid)
+                Signals.forward(toGroup: pid)
                 let result = await ChildProcess.wait(
-                    for: pid, timeout: timeout?.duration, killAfter: killAfter.duration)
-                Signals.stopForwarding()
+                    for: pid, timeout: timeout?.duration, killAfter: killAfter.duration,
+                    whenEnded: { Signals.stopForwarding() })
 
-                let interruptedBy = Signals.received.load(ordering: .sequentiallyConsistent)
+                let received = Signals.received.load(ordering: .sequentiallyConsistent)
                 let outcome = Self.outcome(
-                    of: result, interruptedBy: interruptedBy == 0 ? nil : interruptedBy,
+                    of: result, interruptedBy: received == 0 ? nil : received,
                     ignoredExitStatuses: Set(ignoredExitStatuses))
                 if result.timedOut {
                     Console.error("\"\(command[0])\" ran longer than \(timeout?.description ?? "?") and was killed")
@@ -120,17 +123,24 @@ struct RunCommand: AsyncParsableCommand {
     }
 
     /// How a run counts for the circuit: a timeout is a failure; a command ended by a signal that `circuitry`
-    /// itself received (and passed on, or that the terminal sent to both) was interrupted, which is neither.
+    /// itself received (and passed on), or by a ^C or ^\ typed at the terminal while the command had it, was
+    /// interrupted, which is neither. Ended by the signal means killed by it, or exited with 128 + its number after
+    /// handling it.
     static func outcome(
         of result: ChildProcess.Result, interruptedBy signal: Int32?, ignoredExitStatuses: Set<Int32>
     ) -> CallOutcome {
         if result.timedOut { return .failure }
+        if let signal, result.ending.isEnd(by: signal) { return .ignored }
+        if result.heldTerminal, Self.typedSignals.contains(where: result.ending.isEnd(by:)) { return .ignored }
         switch result.ending {
         case .exited(0): return .success
         case .exited(let status): return ignoredExitStatuses.contains(status) ? .success : .failure
-        case .killed(let killer): return killer == signal ? .ignored : .failure
+        case .killed: return .failure
         }
     }
+
+    /// The signals a terminal sends its foreground group when a key is typed: ^C and ^\.
+    static let typedSignals: [Int32] = [SIGINT, SIGQUIT]
 
     /// `circuitry run`'s own exit status: 124 after a timeout, else the command's status as a shell reports it.
     static func exitStatus(of result: ChildProcess.Result) -> Int32 {

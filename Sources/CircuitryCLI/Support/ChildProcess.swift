@@ -21,6 +21,12 @@ enum ChildEnding: Sendable, Hashable {
         }
     }
 
+    /// Whether `signal` ended the command: it killed it, or the command exited with 128 + its number, as a shell
+    /// (or a JVM) does after handling it.
+    func isEnd(by signal: Int32) -> Bool {
+        self == .killed(signal: signal) || self == .exited(ExitStatus.killed(by: signal))
+    }
+
     /// Decodes a `waitpid` status (what the `WIFEXITED`/`WEXITSTATUS`/`WTERMSIG` macros do, which Swift cannot call).
     init(waitStatus status: Int32) {
         let signal = status & 0x7f
@@ -45,18 +51,25 @@ struct SpawnFailure: Error, CustomStringConvertible {
     }
 }
 
-/// Runs a command as a child that shares `circuitry`'s standard input, output, error, environment and process group.
+/// Runs a command as a child in a process group of its own, so that `--timeout` and the signals passed on reach
+/// everything the command started (a shell's own children too), and nothing else: not `circuitry`, and not the other
+/// commands of a pipeline that `circuitry` is part of.
 ///
-/// Staying in the caller's process group keeps job control working: the command can read the terminal, and the
-/// terminal's ^C reaches it directly. Signals sent to `circuitry` itself are passed on (see ``Signals``).
+/// When `circuitry` runs in the foreground of a terminal, the command's group is made the terminal's foreground
+/// group while it runs, as a shell does for a job: the command reads the terminal, and a ^C, ^\ or ^Z typed there
+/// reaches the command and what it started. A command stopped by ^Z stops `circuitry` too (so that the shell sees
+/// the job stopped), and `fg` continues both. See ``JobControl``.
 enum ChildProcess {
-    /// How a run ended: how the command ended, and whether `--timeout` killed it.
+    /// How a run ended: how the command ended, whether `--timeout` killed it, and whether its group held the
+    /// terminal (so that a ^C typed there reached it without passing through `circuitry`).
     struct Result: Sendable, Hashable {
         var ending: ChildEnding
         var timedOut: Bool
+        var heldTerminal = false
     }
 
-    /// Starts `arguments[0]`, looked up in `PATH`, with the rest as its arguments.
+    /// Starts `arguments[0]`, looked up in `PATH`, with the rest as its arguments, as the leader of a new process
+    /// group (whose id is its pid).
     static func spawn(_ arguments: [String]) throws(SpawnFailure) -> pid_t {
         var argv: [UnsafeMutablePointer<CChar>?] = arguments.map { strdup($0) } + [nil]
         defer { for pointer in argv { free(pointer) } }
@@ -73,21 +86,29 @@ enum ChildProcess {
         var unblocked = sigset_t()
         sigemptyset(&unblocked)
         posix_spawnattr_setsigmask(&attributes, &unblocked)
-        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK))
+        // > If the POSIX_SPAWN_SETPGROUP flag is set and the spawn-pgroup attribute is 0, the child is in a new
+        // > process group whose ID is its PID.
+        // > https://man7.org/linux/man-pages/man3/posix_spawn.3.html
+        posix_spawnattr_setpgroup(&attributes, 0)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP))
         var pid: pid_t = 0
         // > posix_spawnp() returns an error number on failure (glibc reports exec failures too, since 2.24).
-        // > https://man7.org/linux/man-pages/man3/posix_spawn.3.html
         let result = posix_spawnp(&pid, arguments[0], nil, &attributes, &argv, environ)
         guard result == 0 else { throw SpawnFailure(command: arguments[0], errorNumber: result) }
         return pid
     }
 
-    /// Waits for `pid` to end and reaps it. After `timeout`, sends it SIGTERM, and SIGKILL if it is still running
-    /// `killAfter` later; the result then says it timed out.
-    static func wait(for pid: pid_t, timeout: Duration?, killAfter: Duration) async -> Result {
+    /// Waits for the command `pid` (the leader of its own group) to end and reaps it, looking after the terminal
+    /// meanwhile (``JobControl``). After `timeout`, sends its group SIGTERM, and SIGKILL if the command still runs
+    /// `killAfter` later; the result then says it timed out. `whenEnded` runs once it has ended, before it is
+    /// reaped (its pid, and so its group's id, cannot be reused yet).
+    static func wait(
+        for pid: pid_t, timeout: Duration?, killAfter: Duration, whenEnded: @escaping @Sendable () -> Void
+    ) async -> Result {
+        let jobControl = JobControl(group: pid)
         let timedOut = await withTaskGroup(of: Bool.self) { group in
             group.addTask {
-                await waitForExit(of: pid)
+                await jobControl.waitForExit()
                 return true
             }
             if let timeout {
@@ -102,12 +123,12 @@ enum ChildProcess {
                     group.cancelAll()
                     return timedOut
                 }
-                // A timer fired. The command is not reaped yet, so its pid cannot have been reused.
+                // A timer fired. The command is not reaped yet, so its group's id cannot have been reused.
                 if timedOut {
-                    kill(pid, SIGKILL)
+                    kill(-pid, SIGKILL)
                 } else {
                     timedOut = true
-                    kill(pid, SIGTERM)
+                    signalGroup(pid, SIGTERM)
                     group.addTask {
                         try? await Task.sleep(for: killAfter)
                         return false
@@ -116,23 +137,17 @@ enum ChildProcess {
             }
             preconditionFailure("the waiting task always returns")
         }
+        whenEnded()
+        let heldTerminal = jobControl.finish()
         var status: Int32 = 0
         while waitpid(pid, &status, 0) == -1, errno == EINTR {}
-        return Result(ending: ChildEnding(waitStatus: status), timedOut: timedOut)
+        return Result(ending: ChildEnding(waitStatus: status), timedOut: timedOut, heldTerminal: heldTerminal)
     }
 
-    /// Blocks a thread of its own (not one of the shared executor's) until `pid` has ended, without reaping it, so
-    /// that a timer cannot signal a reused pid.
-    private static func waitForExit(of pid: pid_t) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            let thread = Thread {
-                var info = siginfo_t()
-                // > WNOWAIT: leave the child in a waitable state; a later wait call can retrieve the status again.
-                // > https://man7.org/linux/man-pages/man2/waitid.2.html
-                while waitid(P_PID, id_t(pid), &info, WEXITED | WNOWAIT) == -1, errno == EINTR {}
-                continuation.resume()
-            }
-            thread.start()
-        }
+    /// Sends `signal` to the process group `group`, then SIGCONT, so that a member stopped by job control acts on it
+    /// (as GNU `timeout` does). Async-signal-safe.
+    static func signalGroup(_ group: pid_t, _ signal: Int32) {
+        kill(-group, signal)
+        if signal != SIGKILL, signal != SIGCONT { kill(-group, SIGCONT) }
     }
 }

@@ -29,8 +29,17 @@ enum Console {
 }
 
 /// The one-line diagnostic for an error of the store: the cause, the path and what the store could not do.
+///
+/// A path that was meant as a PostgreSQL URL but is not one (`postgres//user:password@host/db`) is a SQLite path to
+/// the store, which may quote it or its folder: for a path with anything that could be a password, the message is
+/// left out, and the path is shown without it.
 func storageMessage(_ error: CircuitStoreError) -> String {
-    "cannot use the database (\(error.code)): \(error)"
+    var shown = error
+    if let location = error.location, !PasswordRedaction.hiddenParts(of: location).isEmpty {
+        shown.location = PasswordRedaction.redacting(location)
+        shown.message = "the path looks like a URL with a password; is it a mistyped postgres:// URL?"
+    }
+    return "cannot use the database (\(error.code)): \(shown)"
 }
 
 /// Runs a subcommand's body, turning the library's errors into one line on standard error and the documented

@@ -6,7 +6,8 @@ import Glibc
 import Darwin
 #endif
 
-/// The signals `circuitry` catches: passed on to `run`'s command, and the end of `history --follow`.
+/// The signals `circuitry` catches: passed on to the process group of `run`'s command, and the end of
+/// `history --follow`.
 ///
 /// The handler only touches atomics and calls `kill`, which is async-signal-safe.
 /// https://man7.org/linux/man-pages/man7/signal-safety.7.html
@@ -14,7 +15,7 @@ enum Signals {
     /// Passed on to the command of `circuitry run`.
     static let forwarded: [Int32] = [SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2]
 
-    /// The process the handler passes signals to; 0 when there is none (yet, or any more).
+    /// The process group the handler passes signals to; 0 when there is none (yet, or any more).
     static let target = Atomic<Int32>(0)
     /// The last signal caught, or 0.
     static let received = Atomic<Int32>(0)
@@ -44,14 +45,14 @@ enum Signals {
         }
     }
 
-    /// Starts passing caught signals to `pid`, beginning with one caught before it existed.
-    static func forward(to pid: pid_t) {
-        target.store(pid, ordering: .sequentiallyConsistent)
+    /// Starts passing caught signals to the process group `group`, beginning with one caught before it existed.
+    static func forward(toGroup group: pid_t) {
+        target.store(group, ordering: .sequentiallyConsistent)
         let early = pending.exchange(0, ordering: .sequentiallyConsistent)
-        if early != 0 { kill(pid, early) }
+        if early != 0 { kill(-group, early) }
     }
 
-    /// Stops passing signals on (the process is gone; its pid may be reused).
+    /// Stops passing signals on (the group's leader is about to be reaped; its id may then be reused).
     static func stopForwarding() {
         target.store(0, ordering: .sequentiallyConsistent)
     }
@@ -74,19 +75,14 @@ enum Signals {
         @convention(c) (Int32, UnsafeMutablePointer<SignalInfo>?, UnsafeMutableRawPointer?)
         -> Void
 
-    private static let handle: Handler = { signal, info, _ in
-        #if os(Linux)
-        // > SI_KERNEL: sent by the kernel. The terminal's ^C, ^\ and hang-up go to the whole foreground process
-        // > group, so the command, which stays in ours, has the signal already: do not send it twice.
-        let fromTerminal = info.map { Int($0.pointee.si_code) == Int(SI_KERNEL) } ?? false
-        #else
-        let fromTerminal = false
-        #endif
+    /// Records the signal and passes it on. A signal from the terminal (^C, ^\, a hang-up) is passed on too: it
+    /// reaches `circuitry` only while its own group has the terminal (before the command's group is handed it),
+    /// and the command, in a group of its own, would not get it otherwise.
+    private static let handle: Handler = { signal, _, _ in
         Signals.received.store(signal, ordering: .sequentiallyConsistent)
-        guard !fromTerminal else { return }
-        let pid = Signals.target.load(ordering: .sequentiallyConsistent)
-        if pid > 0 {
-            kill(pid, signal)
+        let group = Signals.target.load(ordering: .sequentiallyConsistent)
+        if group > 0 {
+            kill(-group, signal)
         } else {
             Signals.pending.store(signal, ordering: .sequentiallyConsistent)
         }
