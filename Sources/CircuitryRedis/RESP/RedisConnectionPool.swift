@@ -39,12 +39,7 @@ package final class RedisConnectionPool: Sendable {
 
     /// Closes every connection; later sends fail with ``RedisClientError/closed``.
     package func close() async {
-        let slots = state.withLock { state in
-            state.closed = true
-            defer { state.slots = state.slots.map { _ in .empty } }
-            return state.slots
-        }
-        for slot in slots {
+        for slot in closeSlots() {
             switch slot {
             case .ready(let connection): await connection.close()
             case .connecting(let future): await (try? future.get())?.close()
@@ -55,17 +50,21 @@ package final class RedisConnectionPool: Sendable {
 
     /// ``close()`` without waiting: for a pool that is being deinitialised.
     package func startClosing() {
-        let slots = state.withLock { state in
-            state.closed = true
-            defer { state.slots = state.slots.map { _ in .empty } }
-            return state.slots
-        }
-        for slot in slots {
+        for slot in closeSlots() {
             switch slot {
             case .ready(let connection): connection.startClosing()
             case .connecting(let future): future.whenSuccess { $0.startClosing() }
             case .empty: break
             }
+        }
+    }
+
+    /// Marks the pool closed and empties it; returns what its slots held.
+    private func closeSlots() -> [Slot] {
+        state.withLock { state in
+            state.closed = true
+            defer { state.slots = state.slots.map { _ in .empty } }
+            return state.slots
         }
     }
 
