@@ -32,10 +32,11 @@ TEST_TARGETS := CircuitryTests CircuitryCLITests CircuitryPostgresTests Circuitr
 	CircuitryProcessTests
 
 test: build
-	@for target in $(TEST_TARGETS); do \
+	@failed=""; for target in $(TEST_TARGETS); do \
 		echo "── $$target"; \
-		$(SWIFT) test --skip-build $(TRAITS) --filter "^$$target\." || exit 1; \
-	done
+		$(SWIFT) test --skip-build $(TRAITS) --filter "^$$target\." || failed="$$failed $$target"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: failed:$$failed" >&2; exit 1; fi
 	$(MAKE) check-default-traits
 
 # What a package that depends on Circuitry without traits gets: everything builds (in a build folder of its own, so

@@ -250,11 +250,17 @@ let package = Package(
         // The harness that runs `circuitry` as a subprocess, shared by the CLI and PostgreSQL tests.
         .target(name: "CircuitryCLITestSupport", path: "Tests/CircuitryCLITestSupport"),
         // The throw-away PostgreSQL 15 server, shared by the tests that use one.
-        .target(name: "CircuitryPostgresTestSupport", path: "Tests/CircuitryPostgresTestSupport"),
+        .target(
+            name: "CircuitryPostgresTestSupport", dependencies: ["CircuitryTestSupport"],
+            path: "Tests/CircuitryPostgresTestSupport"),
+        // What every server's test support shares: waiting without holding a thread of the cooperative pool.
+        .target(name: "CircuitryTestSupport", path: "Tests/CircuitryTestSupport"),
         // The throw-away redis-server, shared by the tests that use one.
         .target(name: "CircuitryRedisTestSupport", path: "Tests/CircuitryRedisTestSupport"),
         // The throw-away moto server (a DynamoDB emulator from PyPI), shared by the tests and the benchmark that use one.
-        .target(name: "CircuitryDynamoDBTestSupport", path: "Tests/CircuitryDynamoDBTestSupport"),
+        .target(
+            name: "CircuitryDynamoDBTestSupport", dependencies: ["CircuitryTestSupport"],
+            path: "Tests/CircuitryDynamoDBTestSupport"),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [

@@ -28,7 +28,7 @@ private struct CommandLineDatabase {
             self.server = try await TestPostgresServer.shared()
         }
         name = RunningStores.freshSchema()
-        try self.server.psql("CREATE DATABASE \(name)")
+        try await self.server.psql("CREATE DATABASE \(name)")
         cli = try CLIHarness(database: "postgres://postgres:\(Self.password)@127.0.0.1:\(self.server.port)/\(name)")
     }
 
@@ -37,7 +37,7 @@ private struct CommandLineDatabase {
 
     /// Runs SQL in this database, bypassing the command: to check what it wrote, or to age a row.
     @discardableResult
-    func psql(_ sql: String) throws -> String { try server.psql(sql, database: name) }
+    func psql(_ sql: String) async throws -> String { try await server.psql(sql, database: name) }
 
     /// Runs `circuitry`, and checks that nothing it printed contains the password.
     func run(
@@ -74,7 +74,9 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         let succeeded = try await db.run(run + ["sh", "-c", "echo hello"])
         #expect(succeeded.status == 0, "\(succeeded)")
         #expect(succeeded.stdout == "hello\n")
-        #expect(try db.psql("SELECT successes || '/' || failures FROM circuit_status WHERE name = 'upstream'") == "1/0")
+        #expect(
+            try await db.psql("SELECT successes || '/' || failures FROM circuit_status WHERE name = 'upstream'")
+                == "1/0")
 
         let failed = try await db.run(run + ["sh", "-c", "exit 3"])
         #expect(failed.status == 3, "the command's own status: \(failed)")
@@ -84,7 +86,7 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         #expect(circuit["consecutive_failures"] as? Int == 1)
 
         #expect(try await db.run(run + ["false"]).status == 1)
-        #expect(try db.psql("SELECT state FROM circuit_status WHERE name = 'upstream'") == "open")
+        #expect(try await db.psql("SELECT state FROM circuit_status WHERE name = 'upstream'") == "open")
 
         let marker = db.cli.path("ran")
         let rejected = try await db.run(run + ["sh", "-c", "echo ran > '\(marker)'"])
@@ -112,7 +114,7 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         let tripped = try await db.run(["trip", "c", "--reason", "maintenance", "--for", "10m"] + db.cli.db)
         #expect(tripped.status == 0, "\(tripped)")
         #expect(tripped.stdout.hasPrefix("c: forced open until "))
-        #expect(try db.psql("SELECT override FROM circuit_status WHERE name = 'c'") == "forced-open")
+        #expect(try await db.psql("SELECT override FROM circuit_status WHERE name = 'c'") == "forced-open")
 
         let rejected = try await db.run(run)
         #expect(rejected.status == 75, "\(rejected)")
@@ -128,18 +130,18 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
     @Test func tripForIsCountedOnTheServersClockNotOnThisHosts() async throws {
         let library = try #require(
             Self.fakeTimeLibrary, "libfaketime is not installed (apt-get install libfaketime; .ci/run installs it)")
-        let ahead = try TestPostgresServer(
+        let ahead = try await TestPostgresServer.make(
             environment: ["LD_PRELOAD": library, "FAKETIME": "+10m", "FAKETIME_DONT_FAKE_MONOTONIC": "1"])
-        defer { ahead.stop() }
-        let serverNow = try #require(Int64(try ahead.psql("SELECT \(Self.serverMilliseconds)")))
+        defer { ahead.abandon() }
+        let serverNow = try #require(Int64(try await ahead.psql("SELECT \(Self.serverMilliseconds)")))
         #expect(serverNow - Timestamp(Date()).millisecondsSince1970 > 590_000, "the server runs 10 minutes ahead")
         let db = try await CommandLineDatabase(on: ahead)
 
         let tripped = try await db.run(["trip", "late", "--for", "5m"] + db.cli.db)
         #expect(tripped.status == 0, "\(tripped)")
         // Both in the server's milliseconds: the end, and the time of the transition the trip committed.
-        let until = try db.psql("SELECT override_until FROM circuits WHERE name = 'late'")
-        let at = try db.psql("SELECT at FROM transitions WHERE circuit = 'late'")
+        let until = try await db.psql("SELECT override_until FROM circuits WHERE name = 'late'")
+        let at = try await db.psql("SELECT at FROM transitions WHERE circuit = 'late'")
         #expect(Int64(until).map { $0 - (Int64(at) ?? 0) } == 300_000, "until \(until), tripped at \(at)")
         let shown = try #require(try await db.circuit("late")["override_until"] as? String)
         #expect(tripped.stdout == "late: forced open until \(shown)\n", "\(tripped)")
@@ -228,12 +230,13 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         #expect(circuit["override"] is NSNull)
         #expect(circuit["failures"] as? Int == 0)
         #expect(try await db.run(failing).status == 1)
-        #expect(try db.psql("SELECT state FROM circuit_status WHERE name = 'c'") == "open", "no longer held closed")
+        #expect(
+            try await db.psql("SELECT state FROM circuit_status WHERE name = 'c'") == "open", "no longer held closed")
 
         let forgotten = try await db.run(["forget", "c"] + db.cli.db)
         #expect(forgotten.status == 0, "\(forgotten)")
         #expect(forgotten.stdout == "c: forgotten\n")
-        #expect(try db.psql("SELECT count(*) FROM circuits WHERE name = 'c'") == "0")
+        #expect(try await db.psql("SELECT count(*) FROM circuits WHERE name = 'c'") == "0")
         let again = try await db.run(["forget", "c"] + db.cli.db)
         #expect(again.status == 1, "\(again)")
         #expect(again.stderr == "circuitry: no circuit named \"c\" in \(db.shownURL)\n")
@@ -241,7 +244,7 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         for name in ["old", "fresh"] { #expect(try await db.run(["reset", name] + db.cli.db).status == 0) }
         #expect(try await db.run(["trip", "held"] + db.cli.db).status == 0)
         // Two hours ago, as the server's clock goes: idle, but `held` is forced open and stays.
-        try db.psql("UPDATE circuits SET updated_at = updated_at - 7200000 WHERE name IN ('old', 'held')")
+        try await db.psql("UPDATE circuits SET updated_at = updated_at - 7200000 WHERE name IN ('old', 'held')")
         let pruned = try await db.run(["prune", "--idle", "1h"] + db.cli.db)
         #expect(pruned.status == 0, "\(pruned)")
         #expect(pruned.stdout == "old\n")
@@ -255,7 +258,9 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         let environment = ["CIRCUITRY_DB": db.cli.database]
         let tripped = try await db.run(["trip", "env", "--reason", "from the environment"], environment: environment)
         #expect(tripped.status == 0, "\(tripped)")
-        #expect(try db.psql("SELECT override_reason FROM circuit_status WHERE name = 'env'") == "from the environment")
+        #expect(
+            try await db.psql("SELECT override_reason FROM circuit_status WHERE name = 'env'") == "from the environment"
+        )
         let listed = try await db.run(["list", "--json"], environment: environment)
         #expect(try jsonLines(listed.stdout).map { $0["name"] as? String } == ["env"])
         let rejected = try await db.run(["run", "--circuit", "env", "--", "true"], environment: environment)

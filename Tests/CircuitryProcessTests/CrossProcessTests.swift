@@ -338,7 +338,8 @@ struct CrossProcessTests {
             if let prefix = Lab.prefix(of: path) {
                 #expect(try lab.redisServer?.cli(["EXISTS", "{\(prefix)}:meta"]) == "0")
             } else if let schema = Lab.schema(of: path) {
-                #expect(try lab.server?.psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)'") == "0")
+                #expect(
+                    try await lab.server?.psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)'") == "0")
             } else {
                 #expect(!FileManager.default.fileExists(atPath: path))
             }
@@ -364,7 +365,7 @@ struct CrossProcessTests {
                     // One set of tables, the same as one process alone creates, with one version row.
                     #expect(try await postgresObjects(lab, in: path) == reference)
                     let schema = try #require(Lab.schema(of: path))
-                    #expect(try server.psql("SELECT count(*) FROM \"\(schema)\".circuitry_schema") == "1")
+                    #expect(try await server.psql("SELECT count(*) FROM \"\(schema)\".circuitry_schema") == "1")
                 }
                 // DynamoDB: one process created the table, the others waited for it; all recorded their call.
                 #expect(try await lab.record("startup", in: path).counts.failures == Int64(processes))
@@ -398,7 +399,7 @@ struct CrossProcessTests {
         guard let server = lab.server else { return nil }
         if prepare { try await lab.withStore(db) { _ in } }
         let schema = try #require(Lab.schema(of: db))
-        return try server.psql(
+        return try await server.psql(
             """
             SELECT string_agg(c.relkind::text || ' ' || c.relname::text, ', ' ORDER BY c.relname)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '\(schema)'

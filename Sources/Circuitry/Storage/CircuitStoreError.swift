@@ -26,6 +26,10 @@ public struct CircuitStoreError: Error, Sendable, Hashable, CustomStringConverti
         public static let readOnly = Code("read-only")
         /// The disk is full.
         public static let full = Code("disk full")
+        /// The store's file was deleted or replaced while the store had it open, and the store cannot switch to
+        /// the file now at its path yet (for the SQLite store: the old database's `-wal` or `-shm` file is still
+        /// there). Nothing was written.
+        public static let fileReplaced = Code("file replaced")
         /// The store's connection was lost or timed out.
         public static let connectionLost = Code("connection lost")
         /// The store was closed.
