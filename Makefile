@@ -5,18 +5,21 @@ STRICT := -Xswiftc -warnings-as-errors
 # The stores that need SwiftNIO are package traits, off by default. The tests build and run with all of them.
 TRAITS := --enable-all-traits
 
-.PHONY: help build test check-default-traits fuzz demo demo-postgres bench bench-postgres bench-dynamodb lint format \
-	clean
+.PHONY: help build test check-default-traits fuzz demo demo-postgres demo-redis bench bench-postgres bench-redis \
+	bench-dynamodb lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
 	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
+	@echo "make demo-redis - the same demo with the breakers on a throw-away redis-server"
 	@echo "make test   - build with warnings as errors and every trait, run every test, then build with the"
 	@echo "              default traits (SQLite only)"
 	@echo "make fuzz   - random operation sequences against the breaker for FUZZ_SECONDS per store (default 120)"
 	@echo "make build  - debug build of everything, every trait"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
 	@echo "make bench-postgres - the PostgreSQL store against its floors, beside SQLite, on a throw-away server"
+	@echo "make bench-redis - the Redis store beside pybreaker's Redis storage and a GET + SET floor, on a"
+	@echo "              throw-away redis-server (pybreaker in a throw-away virtual environment)"
 	@echo "make bench-dynamodb - the DynamoDB store's requests and time per call, beside SQLite, on a throw-away moto"
 	@echo "make lint   - swift format lint --strict"
 
@@ -25,7 +28,8 @@ build:
 
 # The test targets run one after another: each starts its own servers and worker processes, and on 2 cores their
 # timing bounds are about the code under test, not about sharing the machine with another target's servers.
-TEST_TARGETS := CircuitryTests CircuitryCLITests CircuitryPostgresTests CircuitryDynamoDBTests CircuitryProcessTests
+TEST_TARGETS := CircuitryTests CircuitryCLITests CircuitryPostgresTests CircuitryRedisTests CircuitryDynamoDBTests \
+	CircuitryProcessTests
 
 test: build
 	@failed=""; for target in $(TEST_TARGETS); do \
@@ -39,7 +43,8 @@ test: build
 # that the traits of the main one stay as they are), and `circuitry` refuses each server's URL naming its trait.
 check-default-traits:
 	$(SWIFT) build --build-tests --scratch-path .build-default $(STRICT)
-	@for case in "postgres://user@localhost/db Postgres" "dynamodb://circuits?region=eu-west-1 DynamoDB"; do \
+	@for case in "postgres://user@localhost/db Postgres" "redis://localhost Redis" \
+		"dynamodb://circuits?region=eu-west-1 DynamoDB"; do \
 		set -- $$case; \
 		out=$$(.build-default/debug/circuitry list --db "$$1" 2>&1); status=$$?; \
 		if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait $$2"; then \
@@ -68,6 +73,11 @@ demo-postgres: build
 	scripts/with-postgres.sh sh -c 'exec "$$0" --db "$$CIRCUITRY_POSTGRES_URL"' \
 		"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-demo"
 
+# The same, on a throw-away redis-server. To use a server of your own: circuitry-demo --db redis://…
+demo-redis: build
+	scripts/with-redis.sh sh -c 'exec "$$0" --db "$$CIRCUITRY_REDIS_URL"' \
+		"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-demo"
+
 # Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
 BENCH_ARGS ?=
 
@@ -82,6 +92,20 @@ bench-postgres:
 	$(SWIFT) build -c release $(TRAITS) $(STRICT) --product circuitry-bench-postgres
 	scripts/with-postgres.sh "$$($(SWIFT) build -c release $(TRAITS) --show-bin-path)/circuitry-bench-postgres" \
 		$(BENCH_POSTGRES_ARGS)
+
+# Extra flags: `make bench-redis BENCH_REDIS_ARGS="--runs 1 --seconds 1"` (see `circuitry-bench-redis --help`).
+# pybreaker 1.4 and redis-py go into a throw-away virtual environment in the build folder; the server runs only for
+# the benchmark itself.
+BENCH_REDIS_ARGS ?=
+PYBREAKER_VENV := .build/pybreaker-venv
+
+bench-redis:
+	$(SWIFT) build -c release $(TRAITS) $(STRICT) --product circuitry-bench-redis
+	[ -x $(PYBREAKER_VENV)/bin/python ] || python3 -m venv $(PYBREAKER_VENV)
+	$(PYBREAKER_VENV)/bin/pip install -q "pybreaker==1.4.*" "redis>=5"
+	scripts/with-redis.sh "$$($(SWIFT) build -c release $(TRAITS) --show-bin-path)/circuitry-bench-redis" \
+		--python $(PYBREAKER_VENV)/bin/python --pybreaker-worker Benchmarks/Redis/pybreaker/worker.py \
+		$(BENCH_REDIS_ARGS)
 
 # Extra flags: `make bench-dynamodb BENCH_DYNAMODB_ARGS="--rounds 3"` (see `circuitry-bench-dynamodb --help`). It starts
 # a throw-away moto server itself (pip install 'moto[server]'), or uses `--endpoint URL`. A debug build (the one

@@ -5,6 +5,9 @@ import Logging
 #if Postgres
 import CircuitryPostgres
 #endif
+#if Redis
+import CircuitryRedis
+#endif
 #if DynamoDB
 import CircuitryDynamoDB
 #endif
@@ -25,7 +28,7 @@ import CircuitryDynamoDB
 ///
 /// A string that starts with a URL scheme (`name://`) is a server; anything else is a SQLite file. The servers a
 /// build accepts depend on the package traits it was built with: `postgres://` and `postgresql://` need the
-/// `Postgres` trait, `dynamodb://` the `DynamoDB` trait. A URL of a store this build lacks is refused with a message that says how to get it.
+/// `Postgres` trait, `redis://` and `rediss://` the `Redis` trait, `dynamodb://` the `DynamoDB` trait. A URL of a store this build lacks is refused with a message that says how to get it.
 public struct StoreLocation: Sendable, CustomStringConvertible {
     /// The kinds of store a location can name.
     public enum Kind: Sendable {
@@ -34,6 +37,10 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         #if Postgres
         /// A PostgreSQL server.
         case postgres(PostgresCircuitStore.Configuration)
+        #endif
+        #if Redis
+        /// A Redis server.
+        case redis(RedisCircuitStore.Configuration)
         #endif
         #if DynamoDB
         /// A DynamoDB table.
@@ -70,6 +77,16 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
             #else
             throw StoreLocationError.missingTrait("PostgreSQL", trait: "Postgres")
             #endif
+        case "redis", "rediss":
+            #if Redis
+            do {
+                self.init(.redis(try RedisCircuitStore.Configuration(url: text)))
+            } catch {
+                throw StoreLocationError(error.message)
+            }
+            #else
+            throw StoreLocationError.missingTrait("Redis", trait: "Redis")
+            #endif
         case "dynamodb":
             #if DynamoDB
             do {
@@ -93,6 +110,9 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         case .sqlite(let path): PasswordRedaction.redacting(path)
         #if Postgres
         case .postgres(let configuration): configuration.location
+        #endif
+        #if Redis
+        case .redis(let configuration): configuration.location
         #endif
         #if DynamoDB
         case .dynamodb(let configuration): configuration.location
@@ -147,6 +167,13 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
                 configuration: configuration, logger: logger, isolation: isolation
             ) { try await body($0) }
         #endif
+        #if Redis
+        case .redis(var configuration):
+            if let maximum = options.maximumConnections { configuration.maximumConnections = maximum }
+            return try await RedisCircuitStore.withStore(
+                configuration: configuration, logger: logger, isolation: isolation
+            ) { try await body($0) }
+        #endif
         #if DynamoDB
         case .dynamodb(let configuration):
             // Nothing to run or close: requests go through a process-wide HTTP client.
@@ -162,6 +189,9 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         var schemes: [String] = []
         #if Postgres
         schemes += ["postgres://", "postgresql://"]
+        #endif
+        #if Redis
+        schemes += ["redis://", "rediss://"]
         #endif
         #if DynamoDB
         schemes += ["dynamodb://"]
