@@ -73,6 +73,9 @@ import Testing
         #expect(try await refusal("acme").contains("did you mean \"send-email/acme\"?"))
         #expect(
             try await refusal("send-email").contains("did you mean \"send-email/acme\" or \"send-email/globex\"?"))
+        // A name that begins what was typed, or that it begins.
+        #expect(try await refusal("send-email/acme-prod").contains("did you mean \"send-email/acme\"?"))
+        #expect(try await refusal("bill").contains("did you mean \"billing/initech\"?"))
         // Nothing close: no suggestion, the way to create it.
         let far = try await refusal("payments")
         #expect(far == "circuitry: no circuit \"payments\" in \(cli.databasePath). To create it, add --create.\n")

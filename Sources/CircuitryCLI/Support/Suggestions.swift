@@ -9,7 +9,9 @@ enum Suggestions {
     /// - names within a small edit distance (insertions, deletions, substitutions and swaps of two neighbours; at
     ///   most 1 for short names, up to 3 for long ones), nearest first;
     /// - names of which `typed` is a whole `/`-separated part (`acme` → `send-email/acme`, `send-email` →
-    ///   `send-email/acme`): a base name or a tenant typed instead of the full name.
+    ///   `send-email/acme`): a base name or a tenant typed instead of the full name;
+    /// - names that begin what was typed, or that it begins (`send-email/acme-prod` → `send-email/acme`, `send` →
+    ///   `send-email/acme`), of three characters or more.
     static func closest(to typed: String, among candidates: [String], limit: Int = 3) -> [String] {
         let target = Array(typed.unicodeScalars)
         let bound = max(1, min(3, target.count / 3))
@@ -30,6 +32,8 @@ enum Suggestions {
             }
             if candidate.split(separator: "/").contains(where: { $0 == typed }) {
                 ranked.append((bound + 1, candidate))
+            } else if min(candidate.count, typed.count) >= 3, candidate.hasPrefix(typed) || typed.hasPrefix(candidate) {
+                ranked.append((bound + 2, candidate))
             }
         }
         return ranked.sorted { ($0.rank, $0.name) < ($1.rank, $1.name) }.prefix(limit).map(\.name)
