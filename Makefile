@@ -5,8 +5,8 @@ STRICT := -Xswiftc -warnings-as-errors
 # The stores that need SwiftNIO are package traits, off by default. The tests build and run with all of them.
 TRAITS := --enable-all-traits
 
-.PHONY: help build test check-default-traits fuzz demo demo-postgres demo-redis bench bench-postgres bench-redis \
-	bench-dynamodb lint format clean
+.PHONY: help build test check-default-traits check-man man fuzz demo demo-postgres demo-redis bench bench-postgres \
+	bench-redis bench-dynamodb lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
@@ -21,6 +21,8 @@ help:
 	@echo "make bench-redis - the Redis store beside pybreaker's Redis storage and a GET + SET floor, on a"
 	@echo "              throw-away redis-server (pybreaker in a throw-away virtual environment)"
 	@echo "make bench-dynamodb - the DynamoDB store's requests and time per call, beside SQLite, on a throw-away moto"
+	@echo "make man    - the man page of circuitry, from its help (ArgumentParser's generate-manual plugin):"
+	@echo "              $(MAN_PAGE)"
 	@echo "make lint   - swift format lint --strict"
 
 build:
@@ -38,6 +40,7 @@ test: build
 	done; \
 	if [ -n "$$failed" ]; then echo "make test: failed:$$failed" >&2; exit 1; fi
 	$(MAKE) check-default-traits
+	$(MAKE) check-man
 
 # What a package that depends on Circuitry without traits gets: everything builds (in a build folder of its own, so
 # that the traits of the main one stay as they are), and `circuitry` refuses each server's URL naming its trait.
@@ -63,6 +66,21 @@ FUZZ_SEED ?= $(shell date +%s)
 fuzz: build
 	CIRCUITRY_FUZZ_SECONDS=$(FUZZ_SECONDS) CIRCUITRY_FUZZ_SEED=$(FUZZ_SEED) \
 		$(SWIFT) test --skip-build $(TRAITS) --filter FuzzTests
+
+# The man page of `circuitry`, generated from its own help by ArgumentParser's generate-manual plugin, on the debug build
+# that `make build` makes (the page does not depend on the configuration). Read it with `man -l $(MAN_PAGE)`, or install
+# it in a man1 folder. The plugin writes a page for each executable that uses ArgumentParser; this is the command's.
+MAN_PAGE := .build/plugins/GenerateManual/outputs/CircuitryCLI/circuitry.1
+
+man:
+	$(SWIFT) package $(TRAITS) generate-manual --configuration debug
+	@echo "man page: $(MAN_PAGE)"
+
+# What `make test` checks of `make man`: a page, with every subcommand of the command.
+check-man: man
+	@for subcommand in run list show trip close reset forget history prune init; do \
+		grep -q "^\.It Em $$subcommand$$" $(MAN_PAGE) || { echo "check-man: no $$subcommand in $(MAN_PAGE)" >&2; exit 1; }; \
+	done; echo "check-man: $(MAN_PAGE) has every subcommand"
 
 demo:
 	$(SWIFT) run -c release circuitry-demo

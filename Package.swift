@@ -42,8 +42,9 @@ let package = Package(
         .default(enabledTraits: []),
     ],
     dependencies: [
-        // Logging API the caller wires up; the library never bootstraps it.
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        // Logging API the caller wires up; the library never bootstraps it. 1.11 for `LogEvent`, which the command's
+        // own log handler (its lines on standard error) takes.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.11.0"),
         // Counters and gauges the caller wires up; the library never bootstraps it.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         // Command-line parsing for the executables only; the library does not depend on it.

@@ -98,11 +98,11 @@ import Testing
     @Test func aFileThatMustExistIsNotCreated() async throws {
         let folder = try TemporaryFolder()
         let path = folder.path("typo.sqlite")
-        let options = StoreLocation.Options(sqliteFileMustExist: true)
+        let options = StoreLocation.Options(mustExist: true)
         let error = await #expect(throws: CircuitStoreError.self) {
             try await StoreLocation(path).withStore(options, logger: logger) { _ in }
         }
-        #expect(error?.code == .cannotOpen)
+        #expect(error?.code == .missing)
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 }
