@@ -275,8 +275,8 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         }
         let typo = db.cli.database.replacingOccurrences(of: "/\(db.name)", with: "/\(db.name)?schema=circuitz")
         expectStorageError(try await db.run(["list", "--db", typo]), location: "schema=circuitz", cause: "missing")
-        #expect(try db.psql(tables) == "0", "nothing was created")
-        #expect(try db.psql("SELECT count(*) FROM pg_namespace WHERE nspname = 'circuitz'") == "0")
+        #expect(try await db.psql(tables) == "0", "nothing was created")
+        #expect(try await db.psql("SELECT count(*) FROM pg_namespace WHERE nspname = 'circuitz'") == "0")
 
         let initialized = try await db.run(["init"] + db.cli.db)
         #expect(initialized.status == 0, "\(initialized)")
@@ -291,8 +291,8 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
             refused.stderr
                 == "circuitry: no circuit \"upstrem\" in \(db.shownURL); did you mean \"upstream\"? "
                 + "To create it, add --create.\n")
-        #expect(try db.psql("SELECT count(*) FROM circuits") == "1", "nothing was written")
-        #expect(try db.psql("SELECT count(*) FROM transitions") == "0")
+        #expect(try await db.psql("SELECT count(*) FROM circuits") == "1", "nothing was written")
+        #expect(try await db.psql("SELECT count(*) FROM transitions") == "0")
     }
 
     @Test func databaseComesFromTheEnvironmentWhenDbIsNotGiven() async throws {
