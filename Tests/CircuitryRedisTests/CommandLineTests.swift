@@ -45,7 +45,9 @@ import Testing
         let server = try await TestRedisServer.start()
         defer { server.stop(crash: true) }
         let cli = try CLIHarness(database: server.url(parameters: "prefix=fresh"))
-        for arguments in [["list"], ["show", "x"], ["history"], ["trip", "x", "--create"], ["prune", "--idle", "1h"]] {
+        for arguments in [
+            ["list"], ["show", "x"], ["history"], ["trip", "x", "--create"], ["prune", "--idle", "1h"],
+        ] {
             let result = try await cli.run(arguments + cli.db, timeout: .seconds(20))
             expectStorageError(result, location: "prefix=fresh", cause: "no Circuitry keys")
             #expect(result.stderr.contains("(missing)"), "\(arguments): \(result)")
