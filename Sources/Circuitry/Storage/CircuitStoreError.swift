@@ -12,6 +12,9 @@ public struct CircuitStoreError: Error, Sendable, Hashable, CustomStringConverti
         public static let busy = Code("busy")
         /// The store could not be opened or reached (missing folder, permissions, connection refused).
         public static let cannotOpen = Code("cannot open")
+        /// The store does not exist yet (no database file; no tables in the database, or no table), and the caller
+        /// asked for it not to be created.
+        public static let missing = Code("missing")
         /// The path is a directory.
         public static let isDirectory = Code("is a directory")
         /// The file is not a database.
