@@ -13,14 +13,20 @@ let withPostgres: [Package.Dependency] = [
     .package(url: "https://github.com/circuitry-swift/circuitry.git", from: "0.1.0", traits: ["Postgres"])
 ]
 
+// With the Redis store.
+let withRedis: [Package.Dependency] = [
+    .package(url: "https://github.com/circuitry-swift/circuitry.git", from: "0.1.0", traits: ["Redis"])
+]
+
 // With the DynamoDB store.
 let withDynamoDB: [Package.Dependency] = [
     .package(url: "https://github.com/circuitry-swift/circuitry.git", from: "0.1.0", traits: ["DynamoDB"])
 ]
 
-// And in a target, with that trait.
-let dynamoDBProducts: [Target.Dependency] = [
-    .product(name: "CircuitryDynamoDB", package: "circuitry")
+// And in a target, with those traits.
+let serverProducts: [Target.Dependency] = [
+    .product(name: "CircuitryRedis", package: "circuitry"),
+    .product(name: "CircuitryDynamoDB", package: "circuitry"),
 ]
 
 let package = Package(
