@@ -4,11 +4,10 @@
 The examples live in Snippets/ (SwiftPM snippets: `swift build` compiles each one, so `make build` and `make test`
 fail on a broken one) and, for lines of a dependent's manifest, in Examples/Dependent/Package.swift (evaluated by
 `swift package dump-package`). This script finds every ```swift block in README.md, CONTRIBUTING.md, CHANGELOG.md,
-Docs/*.md, the DocC articles (Sources/*/*.docc) and the doc comments of Sources/, and fails unless each block's lines appear, in order
-and together, in the visible part of one of those files (what lies between `// snippet.hide` and
-`// snippet.show` is scaffolding a reader does not see). Lines are compared without their indentation, blank lines
-aside, and a line's
-trailing comma.
+Docs/*.md, the DocC articles (Sources/*/*.docc) and the doc comments of Sources/, and fails unless each block's
+lines appear, in order and together, in the visible part of one of those files (what lies between
+`// snippet.hide` and `// snippet.show` is scaffolding a reader does not see). Lines are compared without their
+indentation and a trailing comma, blank lines aside.
 
 Usage: scripts/check-examples.py [ROOT]    (exit status 1 and a list of the blocks not found)
 """
@@ -71,7 +70,8 @@ def swift_blocks(lines):
 
 def documents():
     """(path, lines) of every text a reader sees examples in; doc comments without their `///`."""
-    for path in [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "Docs").glob("*.md"))]:
+    texts = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md", *sorted((ROOT / "Docs").glob("*.md"))]
+    for path in texts:
         if path.exists():
             yield path, path.read_text(encoding="utf-8").splitlines()
     for path in sorted((ROOT / "Sources").rglob("*.docc/**/*.md")):
@@ -81,7 +81,10 @@ def documents():
         lines = []
         for line in path.read_text(encoding="utf-8").splitlines():
             stripped = line.lstrip()
-            lines.append(stripped[4:] if stripped.startswith("/// ") else stripped[3:] if stripped.startswith("///") else "")
+            if stripped.startswith("///"):
+                lines.append(stripped[4:] if stripped.startswith("/// ") else stripped[3:])
+            else:
+                lines.append("")
         yield path, lines
 
 
