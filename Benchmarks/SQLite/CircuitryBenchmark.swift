@@ -10,18 +10,27 @@ import Darwin
 
 @main
 struct CircuitryBenchmark {
-    static func main() async {
-        do {
-            let options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
-            if let worker = options.worker {
-                try await Worker.run(worker, options)
-            } else {
-                try await Coordinator(options: options).run()
+    /// Not `async`: an async `main` ends in libdispatch's `dispatch_main`, whose `sigsuspend` on a read-only signal
+    /// mask crashes valgrind 3.19 (it writes to the mask), and instruction counts need valgrind. The main thread waits
+    /// on a semaphore instead, outside the cooperative pool.
+    static func main() {
+        let finished = DispatchSemaphore(value: 0)
+        // Detached: `main` is on the main actor, which the waiting main thread would never run.
+        Task.detached {
+            do {
+                let options = try Options.parse(Array(CommandLine.arguments.dropFirst()))
+                if let worker = options.worker {
+                    try await Worker.run(worker, options)
+                } else {
+                    try await Coordinator(options: options).run()
+                }
+            } catch {
+                FileHandle.standardError.write(Data("circuitry-bench: \(error)\n".utf8))
+                exit(1)
             }
-        } catch {
-            FileHandle.standardError.write(Data("circuitry-bench: \(error)\n".utf8))
-            exit(1)
+            finished.signal()
         }
+        finished.wait()
     }
 }
 
@@ -54,7 +63,8 @@ struct Coordinator {
         defer { store.close() }
         let raw = try RawSQLite(path: database, row: "floor")
         if let name = options.profile {
-            try await SingleProcess(store: store, raw: raw, database: database).profile(name, seconds: options.seconds)
+            try await SingleProcess(store: store, raw: raw, database: database).profile(
+                name, seconds: options.seconds, operations: options.operations)
             return
         }
 
