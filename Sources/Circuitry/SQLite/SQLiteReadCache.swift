@@ -37,6 +37,8 @@ final class SQLiteReadCache {
     /// The header every cached record was read or written under.
     private var header: SQLiteWALIndex.Header?
     private var entries: [String: Entry] = [:]
+    /// The entry kept or answered last, when it is still in ``entries``.
+    private var last: Entry?
 
     /// The record of `name` as last committed, given the wal-index header `current` read just now: from the cache
     /// when `current` is the header it was read under, otherwise from `select` (then kept).
@@ -45,9 +47,15 @@ final class SQLiteReadCache {
     ) rethrows -> CircuitRecord? {
         guard let current else { return try select() }
         if current == header {
-            if let cached = entries[name], cached.name.utf8.elementsEqual(name.utf8) { return cached.record }
+            // Most calls ask for the circuit asked for last: no hashing then.
+            if let last, Self.sameBytes(last.name, name) { return last.record }
+            if let cached = entries[name], Self.sameBytes(cached.name, name) {
+                last = cached
+                return cached.record
+            }
         } else {
             entries.removeAll(keepingCapacity: true)
+            last = nil
             header = current
         }
         let record = try select()
@@ -59,7 +67,10 @@ final class SQLiteReadCache {
     /// that no other commit came after it; otherwise forgets everything.
     func wrote(_ name: String, _ record: CircuitRecord?, commit: SQLiteConnection.OwnCommit?) {
         guard let commit else { return forget() }
-        if header != commit.before { entries.removeAll(keepingCapacity: true) }
+        if header != commit.before {
+            entries.removeAll(keepingCapacity: true)
+            last = nil
+        }
         header = commit.after
         keep(name, record)
     }
@@ -67,11 +78,22 @@ final class SQLiteReadCache {
     /// Empties the cache: the next read of every circuit is a `SELECT`.
     func forget() {
         entries.removeAll(keepingCapacity: true)
+        last = nil
         header = nil
     }
 
     private func keep(_ name: String, _ record: CircuitRecord?) {
         if entries.count >= Self.capacity, entries[name] == nil { entries.removeAll(keepingCapacity: true) }
-        entries[name] = Entry(name: name, record: record)
+        let entry = Entry(name: name, record: record)
+        entries[name] = entry
+        last = entry
+    }
+
+    /// Whether `a` and `b` are the same UTF-8 bytes (Swift's `==` compares canonical equivalence).
+    private static func sameBytes(_ a: String, _ b: String) -> Bool {
+        let compared = a.utf8.withContiguousStorageIfAvailable { a in
+            b.utf8.withContiguousStorageIfAvailable { b in a.count == b.count && a.elementsEqual(b) }
+        }
+        return (compared ?? nil) ?? a.utf8.elementsEqual(b.utf8)
     }
 }
