@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Circuit records a connection read or wrote, kept for as long as no connection of any process has committed since.
 ///
 /// A plain read of a circuit is a read transaction: in WAL mode SQLite takes and releases a lock on the `-shm` file
@@ -92,7 +98,9 @@ final class SQLiteReadCache {
     /// Whether `a` and `b` are the same UTF-8 bytes (Swift's `==` compares canonical equivalence).
     private static func sameBytes(_ a: String, _ b: String) -> Bool {
         let compared = a.utf8.withContiguousStorageIfAvailable { a in
-            b.utf8.withContiguousStorageIfAvailable { b in a.count == b.count && a.elementsEqual(b) }
+            b.utf8.withContiguousStorageIfAvailable { b in
+                a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0)
+            }
         }
         return (compared ?? nil) ?? a.utf8.elementsEqual(b.utf8)
     }
