@@ -214,6 +214,16 @@ struct Coordinator {
                     label, key: "processes.4_vs_1_throughput", formatRate(rate),
                     reference: "1 process \(formatRate(one))",
                     ratio: rate / one, atLeast: true, bound: 1.0)
+                if let pybreaker = PybreakerFigure.fourProcesses() {
+                    // Not measured side by side: the Redis benchmark's last run, whenever that was; an aim only.
+                    let when = ISO8601DateFormatter().string(from: pybreaker.measuredAt)
+                    report.check(
+                        "4 processes, one circuit, healthy vs pybreaker + Redis", key: "processes.4_vs_pybreaker",
+                        formatRate(rate),
+                        reference:
+                            "pybreaker \(formatRate(pybreaker.callsPerSecond)) (\(PybreakerFigure.path), \(when))",
+                        ratio: rate / pybreaker.callsPerSecond, atLeast: true, bound: 25, required: false)
+                }
             } else if count == 1 {
                 report.row(label, formatRate(rate))
             } else {

@@ -28,7 +28,10 @@ exec "$here/../../scripts/with-postgres.sh" sh -c '
     wait $bench || status=$?
     kill -TERM $sampler; wait $sampler || true
     cat /tmp/circuitry-tail-schedstat.$$; rm -f /tmp/circuitry-tail-schedstat.$$
-    echo "server: statements over 20 ms: $(grep -c "duration:" "$log" || true); lock waits logged: $(grep -c "still waiting" "$log" || true)"
-    grep -E "duration:|still waiting" "$log" | sort -t: -k5 | tail -5 || true
+    echo "server: statements over 20 ms: $(grep -c "duration:" "$log" || true); lock waits over 20 ms: $(grep -c "still waiting" "$log" || true)"
+    echo "server: the 5 longest statements (ms, what):"
+    sed -n "s/.*duration: \([0-9.]*\) ms *\(.\{0,60\}\).*/\1 \2/p" "$log" | sort -rn | head -5
+    echo "server: the 3 longest lock waits:"
+    grep -o "acquired [A-Za-z]* on [a-z]* .* after [0-9.]* ms" "$log" | sed "s/.* after \([0-9.]*\) ms/\1 ms/" | sort -rn | head -3
     exit ${status:-0}
 ' run.sh "$@"

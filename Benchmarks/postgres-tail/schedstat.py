@@ -14,8 +14,8 @@ import sys
 import time
 
 INTERVAL = 0.05
-WINDOW = 2  # samples per short window (100 ms)
-LONG = 20  # samples per long window (1 s)
+SHORT = 0.1  # seconds of the short window
+LONG = 1.0  # seconds of the long window
 
 
 def parent(pid):
@@ -86,15 +86,21 @@ signal.signal(signal.SIGINT, finish)
 
 last = {}
 totals = {}
-history = {}  # (pid, tid) -> list of waiting deltas, newest last
+history = {}  # (pid, tid) -> list of (sample time, waiting delta), newest last
 worst = {}
 worst_long = {}
 runnable = []
+gaps = []
+previous = None
 active_samples = 0
 while not stop:
+    sampled = time.monotonic()
     found = groups()
     working = any(kind.endswith("workers") for kind in found.values())
     if working:
+        if previous is not None:
+            gaps.append(sampled - previous)
+        previous = sampled
         active_samples += 1
         runnable.append(running())
     for pid, kind in found.items():
@@ -111,15 +117,20 @@ while not stop:
             total = totals.setdefault(kind, [0, 0])
             total[0] += cpu
             total[1] += wait
+            # The wait accumulated since the previous sample belongs to the interval ending now; a window of
+            # `SHORT` seconds takes the samples whose intervals lie within it (the sampler itself may be late).
             window = history.setdefault(key, [])
-            window.append(wait)
-            del window[:-LONG]
-            worst[kind] = max(worst.get(kind, 0), sum(window[-WINDOW:]))
-            worst_long[kind] = max(worst_long.get(kind, 0), sum(window))
+            window.append((sampled, wait))
+            while window and window[0][0] <= sampled - LONG:
+                del window[0]
+            worst[kind] = max(worst.get(kind, 0), sum(w for t, w in window if t > sampled - SHORT))
+            worst_long[kind] = max(worst_long.get(kind, 0), sum(w for _, w in window))
     time.sleep(INTERVAL)
 
-seconds = active_samples * INTERVAL
-print(f"schedstat: {active_samples} samples while workers ran (~{seconds:.1f} s)")
+seconds = sum(gaps)
+gaps.sort()
+print(f"schedstat: {active_samples} samples while workers ran (~{seconds:.1f} s); time between samples: median "
+      f"{gaps[len(gaps) // 2] * 1e3:.0f} ms, max {gaps[-1] * 1e3:.0f} ms" if gaps else "schedstat: no samples")
 if runnable:
     runnable.sort()
     print(f"schedstat: runnable tasks on the machine: median {runnable[len(runnable) // 2]}, max {runnable[-1]}")
@@ -127,6 +138,7 @@ for kind, (cpu, wait) in totals.items():
     print(
         f"schedstat: {kind}: on a core {cpu / 1e9:.2f} s, runnable but waiting {wait / 1e9:.2f} s "
         f"({(wait / cpu if cpu else 0):.2f} s waiting per s on a core); longest wait of one thread "
-        f"within 100 ms: {worst[kind] / 1e6:.1f} ms, within 1 s: {worst_long[kind] / 1e6:.1f} ms"
+        f"within 100 ms: {worst[kind] / 1e6:.1f} ms, within 1 s: {worst_long[kind] / 1e6:.1f} ms (windows of whole "
+        f"sampling intervals)"
     )
 sys.stdout.flush()
