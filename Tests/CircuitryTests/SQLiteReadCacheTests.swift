@@ -20,18 +20,27 @@ import Testing
         try await store.read(name).record?.counts.requests
     }
 
+    /// Two stores on one file in `folder`, and an operator's connection to it that writes as no store does.
+    private static func shared(
+        _ folder: TemporaryFolder
+    ) throws -> (SQLiteCircuitStore, SQLiteCircuitStore, SQLiteConnection) {
+        let path = folder.path("shared.sqlite")
+        return (
+            try SQLiteCircuitStore(path: path), try SQLiteCircuitStore(path: path),
+            try SQLiteConnection(path: path, busy: BusyPolicy(bound: .seconds(5)))
+        )
+    }
+
+    private static func close(_ first: SQLiteCircuitStore, _ second: SQLiteCircuitStore, _ raw: SQLiteConnection) {
+        first.close()
+        second.close()
+        raw.close()
+    }
+
     @Test func everyReadSeesTheLastCommitOfAnyConnection() async throws {
         let folder = try TemporaryFolder()
-        let path = folder.path("shared.sqlite")
-        let first = try SQLiteCircuitStore(path: path)
-        let second = try SQLiteCircuitStore(path: path)
-        defer {
-            first.close()
-            second.close()
-        }
-        // An operator's connection, writing as no store does.
-        let raw = try SQLiteConnection(path: path, busy: BusyPolicy(bound: .seconds(5)))
-        defer { raw.close() }
+        let (first, second, raw) = try Self.shared(folder)
+        defer { Self.close(first, second, raw) }
 
         #expect(try await requests("x", in: first) == nil)
         for round in Int64(1)...50 {
@@ -61,15 +70,8 @@ import Testing
 
     @Test func checkpointsThatStartTheLogAgainChangeNothingRead() async throws {
         let folder = try TemporaryFolder()
-        let path = folder.path("shared.sqlite")
-        let first = try SQLiteCircuitStore(path: path)
-        let second = try SQLiteCircuitStore(path: path)
-        defer {
-            first.close()
-            second.close()
-        }
-        let raw = try SQLiteConnection(path: path, busy: BusyPolicy(bound: .seconds(5)))
-        defer { raw.close() }
+        let (first, second, raw) = try Self.shared(folder)
+        defer { Self.close(first, second, raw) }
         for round in Int64(1)...20 {
             try await write(round, "x", through: first)
             #expect(try await requests("x", in: first) == round)
