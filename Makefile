@@ -13,7 +13,7 @@ help:
 	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
 	@echo "make demo-redis - the same demo with the breakers on a throw-away redis-server"
 	@echo "make test   - build with warnings as errors and every trait, run every test, then build with the"
-	@echo "              default traits (SQLite only)"
+	@echo "              default traits (SQLite only), check the man page, what a dependent resolves, and make docs"
 	@echo "make docs   - the DocC documentation of every library, warnings as errors, after checking that every Swift"
 	@echo "              example in the README, the articles and the doc comments is a compiled snippet"
 	@echo "make fuzz   - random operation sequences against the breaker for FUZZ_SECONDS per store (default 120)"
