@@ -240,10 +240,9 @@ extension CrossProcessTests {
             #expect(errors.allSatisfy { $0.contains("deleted or replaced") }, "\(errors)")
             for report in reports {
                 // Each worker ended up writing to the file at the path.
+                let seen = "change made \(changedAfter) ms into the run; errors: \(report.errors)"
                 #expect(
-                    report.events.last?.kind == .ran,
-                    "\(report.actor) ended with \(report.events.suffix(3)); change made \(changedAfter) ms into the run; "
-                        + "errors: \(report.errors)")
+                    report.events.last?.kind == .ran, "\(report.actor) ended with \(report.events.suffix(3)); \(seen)")
             }
             // Nothing was written to the old file after the change.
             #expect(try await lab.record("upstream", in: old).counts.failures == before)
