@@ -5,15 +5,17 @@ STRICT := -Xswiftc -warnings-as-errors
 # The stores that need SwiftNIO are package traits, off by default. The tests build and run with all of them.
 TRAITS := --enable-all-traits
 
-.PHONY: help build test check-default-traits check-man man fuzz demo demo-postgres demo-redis bench bench-postgres \
-	bench-redis bench-dynamodb lint format clean
+.PHONY: help build test check-default-traits check-man man check-dependent docs check-examples fuzz demo demo-postgres \
+	demo-redis bench bench-postgres bench-redis bench-dynamodb lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
 	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
 	@echo "make demo-redis - the same demo with the breakers on a throw-away redis-server"
 	@echo "make test   - build with warnings as errors and every trait, run every test, then build with the"
-	@echo "              default traits (SQLite only)"
+	@echo "              default traits (SQLite only), check the man page, what a dependent resolves, and make docs"
+	@echo "make docs   - the DocC documentation of every library, warnings as errors, after checking that every Swift"
+	@echo "              example in the README, the articles and the doc comments is a compiled snippet"
 	@echo "make fuzz   - random operation sequences against the breaker for FUZZ_SECONDS per store (default 120)"
 	@echo "make build  - debug build of everything, every trait"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
@@ -41,6 +43,8 @@ test: build
 	if [ -n "$$failed" ]; then echo "make test: failed:$$failed" >&2; exit 1; fi
 	$(MAKE) check-default-traits
 	$(MAKE) check-man
+	$(MAKE) check-dependent
+	$(MAKE) docs
 
 # What a package that depends on Circuitry without traits gets: everything builds (in a build folder of its own, so
 # that the traits of the main one stay as they are), and `circuitry` refuses each server's URL naming its trait.
@@ -56,6 +60,40 @@ check-default-traits:
 		fi; \
 		echo "check-default-traits: the default circuitry refuses $$1 and names the trait $$2"; \
 	done
+
+# A package that depends on Circuitry's `Circuitry` product without traits resolves swift-log, swift-metrics and
+# swift-argument-parser, and nothing else: not SwiftNIO, not the documentation plugin (a command plugin no target
+# uses). Checked on a throw-away package in a temporary folder (resolving only: nothing is built).
+check-dependent:
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && mkdir -p "$$dir/Sources/Dependent" && \
+	printf '%s\n' '// swift-tools-version: 6.1' 'import PackageDescription' 'let package = Package(' \
+		'    name: "Dependent", platforms: [.macOS(.v15)],' \
+		'    dependencies: [.package(name: "Circuitry", path: "$(CURDIR)")],' \
+		'    targets: [.target(name: "Dependent", dependencies: [.product(name: "Circuitry", package: "Circuitry")])])' \
+		> "$$dir/Package.swift" && \
+	echo 'import Circuitry' > "$$dir/Sources/Dependent/Dependent.swift" && \
+	(cd "$$dir" && $(SWIFT) package resolve >/dev/null 2>&1) && \
+	pins=$$(python3 -c 'import json,sys; print(" ".join(sorted(p["identity"] for p in json.load(open(sys.argv[1]))["pins"])))' \
+		"$$dir/Package.resolved") && \
+	if [ "$$pins" != "swift-argument-parser swift-log swift-metrics" ]; then \
+		echo "check-dependent: a package using only Circuitry resolves: $$pins" >&2; exit 1; \
+	fi && echo "check-dependent: a package using only Circuitry resolves $$pins"
+
+# Every Swift example a reader sees (README.md, CONTRIBUTING.md, the DocC articles, the doc comments) is quoted from a
+# snippet in Snippets/, which `swift build` compiles (so `make build` fails on a broken one), or from the example
+# manifest Examples/Dependent/Package.swift, which `swift package dump-package` evaluates.
+check-examples:
+	python3 scripts/check-examples.py
+	cd Examples/Dependent && $(SWIFT) package dump-package >/dev/null
+
+# The DocC catalogs (Sources/<module>/<module>.docc) with every trait, so that the server stores' modules have their
+# symbols, and with warnings as errors: a broken symbol link, an article that does not resolve or an undocumented
+# parameter fails. With the same flags as `make build`, so that only the documented modules are compiled again. The
+# archives are in .build/plugins/Swift-DocC/outputs/.
+DOCS_TARGETS := Circuitry CircuitryPostgres CircuitryRedis CircuitryDynamoDB CircuitryStores
+
+docs: check-examples
+	$(SWIFT) package $(TRAITS) $(STRICT) generate-documentation $(addprefix --target ,$(DOCS_TARGETS)) --warnings-as-errors
 
 # Random operation sequences (Tests/CircuitryTests/FuzzTests.swift) for FUZZ_SECONDS per store, numbered from
 # FUZZ_SEED (default: the time, so that each run explores new ones); `make test` runs seeds 1… for 1.5 s. A failure
@@ -135,10 +173,10 @@ bench-dynamodb: build
 	"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-bench-dynamodb" $(BENCH_DYNAMODB_ARGS)
 
 lint:
-	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks
+	$(SWIFT) format lint --strict --recursive Package.swift Sources Tests Examples Benchmarks Snippets
 
 format:
-	$(SWIFT) format --in-place --recursive Package.swift Sources Tests Examples Benchmarks
+	$(SWIFT) format --in-place --recursive Package.swift Sources Tests Examples Benchmarks Snippets
 
 clean:
 	rm -rf .build .build-*

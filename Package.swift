@@ -61,6 +61,9 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
         // The Redis store's RESP client, and the DynamoDB store's HTTP types (traits `Redis` and `DynamoDB` only).
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
+        // `swift package generate-documentation` for `make docs` (the DocC catalogs and the snippets they quote). A
+        // command plugin no target uses: a package that depends on Circuitry does not resolve it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
     ],
     targets: [
         // MARK: What ships

@@ -21,13 +21,13 @@ extension DynamoDBCircuitStore {
         public var credentials: AWSCredentials.Source
         /// The longest one store operation may take in all: the requests, their retries, conflicts with other
         /// processes, and waiting behind this process's other updates of the same circuit. Past it the operation
-        /// fails with ``CircuitStoreError/Code/busy`` or ``CircuitStoreError/Code/connectionLost``. Default 2 s.
+        /// fails with `CircuitStoreError.Code.busy` or `CircuitStoreError.Code.connectionLost`. Default 2 s.
         public var operationTimeout: Duration
         /// Retries of one request that failed with throttling, a 5xx answer or a connection failure. Default 3.
         public var maximumRetries: Int
         /// How many times an update runs again after another process wrote the circuit between its read and its
         /// conditional write (`ConditionalCheckFailedException`). Past it the update fails with
-        /// ``CircuitStoreError/Code/busy``. Default 25: with 8 processes writing one circuit as fast as they can, an
+        /// `CircuitStoreError.Code.busy`. Default 25: with 8 processes writing one circuit as fast as they can, an
         /// update needed up to 14 (see the README's DynamoDB section).
         public var maximumConflictRetries: Int
         /// The first backoff of a retry or a conflict, doubled each time up to 200 ms (a retry) or 50 ms (a conflict),
@@ -166,7 +166,7 @@ extension DynamoDBCircuitStore {
             return text
         }
 
-        /// Throws a ``ConfigurationError`` for a setting out of range or a name DynamoDB would refuse.
+        /// Throws a `ConfigurationError` for a setting out of range or a name DynamoDB would refuse.
         public func validate() throws(ConfigurationError) {
             let tableCharacters = { (c: Unicode.Scalar) in
                 ("a"..."z").contains(c) || ("A"..."Z").contains(c) || ("0"..."9").contains(c) || c == "_"

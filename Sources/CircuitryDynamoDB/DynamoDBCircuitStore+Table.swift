@@ -29,9 +29,9 @@ extension DynamoDBCircuitStore {
     /// ``Configuration/createTableIfMissing`` is set: to fail at start-up rather than on the first call.
     /// Operations do this on their own the first time.
     ///
-    /// - Throws: ``CircuitStoreError`` with ``CircuitStoreError/Code/cannotOpen`` (no such table, the endpoint
-    ///   cannot be reached, credentials refused), ``CircuitStoreError/Code/newerSchema`` (a table of a newer
-    ///   Circuitry) or ``CircuitStoreError/Code/foreignDatabase`` (another key schema, or items that are not
+    /// - Throws: `CircuitStoreError` with `CircuitStoreError.Code.cannotOpen` (no such table, the endpoint
+    ///   cannot be reached, credentials refused), `CircuitStoreError.Code.newerSchema` (a table of a newer
+    ///   Circuitry) or `CircuitStoreError.Code.foreignDatabase` (another key schema, or items that are not
     ///   Circuitry's).
     public func prepare() async throws {
         try await prepareTableIfNeeded()

@@ -20,10 +20,10 @@ import Synchronization
 /// `BatchWriteItem` of deletes once it is full). Each conflict adds a `GetItem` and a write; a failed conditional
 /// write is billed too. ``statistics`` counts them.
 ///
-/// **Time.** DynamoDB has no clock to ask: "now" is this host's clock (or the injected ``WallClock``), read after
+/// **Time.** DynamoDB has no clock to ask: "now" is this host's clock (or the injected `WallClock`), read after
 /// the record. Hosts must keep their clocks in step (NTP; on AWS, the Amazon Time Sync Service). A host whose clock
 /// is off by `s` sees open periods end up to `s` early or late; a new probe lease
-/// is written ``Configuration/clockSkewTolerance`` longer than ``BreakerSettings/probeTimeout``, so that a host
+/// is written ``Configuration/clockSkewTolerance`` longer than `BreakerSettings.probeTimeout`, so that a host
 /// whose clock is ahead by up to that much never judges another host's lease expired while its probe may still run.
 ///
 /// **History ids** increase in commit order across all circuits: the `meta` item holds the last id, and a
@@ -35,11 +35,11 @@ import Synchronization
 /// because no AWS SDK for Swift is available to this package; with one, Soto (`SotoDynamoDB`) would replace it,
 /// bringing the credential sources this client lacks (instance and container metadata, SSO, web identity).
 ///
-/// Failures are ``CircuitStoreError``s whose `location` is ``Configuration/location``: ``CircuitStoreError/Code/cannotOpen``
-/// (no such table, the endpoint never answered, credentials refused), ``CircuitStoreError/Code/connectionLost``
-/// (the endpoint stopped answering, or 5xx after the retries), ``CircuitStoreError/Code/busy`` (throttled after
-/// the retries, or conflicts beyond the bound), ``CircuitStoreError/Code/foreignDatabase`` and
-/// ``CircuitStoreError/Code/newerSchema``.
+/// Failures are `CircuitStoreError`s whose `location` is ``Configuration/location``: `CircuitStoreError.Code.cannotOpen`
+/// (no such table, the endpoint never answered, credentials refused), `CircuitStoreError.Code.connectionLost`
+/// (the endpoint stopped answering, or 5xx after the retries), `CircuitStoreError.Code.busy` (throttled after
+/// the retries, or conflicts beyond the bound), `CircuitStoreError.Code.foreignDatabase` and
+/// `CircuitStoreError.Code.newerSchema`.
 public final class DynamoDBCircuitStore: CircuitStore {
     /// The settings the store was created with.
     public let configuration: Configuration
@@ -58,11 +58,13 @@ public final class DynamoDBCircuitStore: CircuitStore {
     /// ``prepare()``).
     ///
     /// - Parameters:
+    ///   - configuration: The table, the region, the endpoint, the credentials' source, the timeouts and retries.
     ///   - clock: Where "now" comes from: this host's clock by default.
+    ///   - logger: Where the store logs.
     ///   - environment: Where ``AWSCredentials/Source/standard`` looks for credentials: the process's environment
     ///     by default. With an ``Configuration/endpoint`` on a loopback address (a local emulator such as DynamoDB
     ///     Local or moto, which accept any key) and no credentials found, the store signs with placeholder ones.
-    /// - Throws: ``ConfigurationError`` for settings out of range or credentials that cannot be found.
+    /// - Throws: `ConfigurationError` for settings out of range or credentials that cannot be found.
     public init(
         configuration: Configuration, clock: any WallClock = SystemClock(), logger: Logger,
         environment: [String: String] = ProcessInfo.processInfo.environment
@@ -218,7 +220,7 @@ public final class DynamoDBCircuitStore: CircuitStore {
 
     // MARK: Requests
 
-    /// Sends `operation` on the table, turning failures into ``CircuitStoreError``s.
+    /// Sends `operation` on the table, turning failures into `CircuitStoreError`s.
     func request(_ operation: String, _ input: Item, deadline: ContinuousClock.Instant)
         async throws(CircuitStoreError) -> JSONValue
     {

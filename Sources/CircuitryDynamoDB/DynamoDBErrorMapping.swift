@@ -1,7 +1,7 @@
 #if DynamoDB
 import Circuitry
 
-/// Turns a ``DynamoDBError`` into a ``CircuitStoreError`` whose code says what kind of failure it was.
+/// Turns a ``DynamoDBError`` into a `CircuitStoreError` whose code says what kind of failure it was.
 /// https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/CommonErrors.html
 enum DynamoDBErrorMapping {
     static func storeError(_ error: DynamoDBError, location: String, hasConnected: Bool) -> CircuitStoreError {

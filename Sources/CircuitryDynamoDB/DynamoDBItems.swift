@@ -1,7 +1,7 @@
 #if DynamoDB
 import Circuitry
 
-/// The items of Circuitry's table, and their mapping to ``CircuitRecord`` and ``HistoryEntry``.
+/// The items of Circuitry's table, and their mapping to `CircuitRecord` and `HistoryEntry`.
 ///
 /// One table, keyed by `pk` (string, partition key) and `sk` (number, sort key):
 ///
@@ -54,7 +54,7 @@ enum DynamoDBItems {
         return item
     }
 
-    /// The record in `item`; a ``CircuitStoreError`` with code ``CircuitStoreError/Code/corrupt`` if an
+    /// The record in `item`; a `CircuitStoreError` with code `CircuitStoreError.Code.corrupt` if an
     /// attribute is missing or unreadable.
     static func stored(_ item: Item, location: String) throws(CircuitStoreError) -> Stored {
         // An attribute of the wrong type is unreadable; a missing one is NULL (an empty list, for the lists).

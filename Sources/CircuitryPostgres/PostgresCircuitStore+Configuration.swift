@@ -49,8 +49,8 @@ extension PostgresCircuitStore {
         /// The longest a new connection may take to open. Default 5 s; at most a day.
         public var connectTimeout: Duration
         /// The longest one store operation may take in all: waiting for a pooled connection, waiting for another
-        /// process's row lock, and the round trips. Past it the operation fails with ``CircuitStoreError/Code/busy``
-        /// or ``CircuitStoreError/Code/connectionLost`` and writes nothing. Default 2 s; at most a day.
+        /// process's row lock, and the round trips. Past it the operation fails with `CircuitStoreError.Code.busy`
+        /// or `CircuitStoreError.Code.connectionLost` and writes nothing. Default 2 s; at most a day.
         ///
         /// Until the store has had a connection, ``connectTimeout`` bounds the wait if it is longer (the pool's first
         /// connection must be opened). Two exceptions, both once connected: a process's first operation may take up
@@ -63,7 +63,7 @@ extension PostgresCircuitStore {
         /// Reported to the server (`application_name`, visible in `pg_stat_activity`). Default `circuitry`.
         public var applicationName: String
         /// Whether the store creates its tables (and ``schema``) in a database that has none. Default `true`. With
-        /// `false`, such a database is refused with ``CircuitStoreError/Code/missing`` and nothing is written: for
+        /// `false`, such a database is refused with `CircuitStoreError.Code.missing` and nothing is written: for
         /// programs that only read or operate existing circuits, where a mistyped `schema` or `table_prefix` must not
         /// look like an empty set of circuits.
         public var createsTables: Bool
@@ -177,7 +177,7 @@ extension PostgresCircuitStore {
             return text
         }
 
-        /// Throws a ``ConfigurationError`` for a setting out of range or a name that is not a plain identifier.
+        /// Throws a `ConfigurationError` for a setting out of range or a name that is not a plain identifier.
         public func validate() throws(ConfigurationError) {
             guard (1...65535).contains(port) else {
                 throw ConfigurationError.invalid("port", "\(port)", expected: "1...65535")

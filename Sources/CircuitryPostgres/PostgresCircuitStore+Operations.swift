@@ -117,7 +117,7 @@ extension PostgresCircuitStore {
         }
     }
 
-    /// Runs statements against the server and returns every row, turning failures into ``CircuitStoreError``.
+    /// Runs statements against the server and returns every row, turning failures into `CircuitStoreError`.
     @discardableResult
     func query(_ query: PostgresQuery, on connection: PostgresConnection) async throws -> [PostgresRow] {
         // A query written to a connection that is already closed is never answered (postgres-nio drops it), so a

@@ -12,25 +12,28 @@ import Synchronization
 /// `BEGIN; SELECT … FOR UPDATE; UPDATE; COMMIT` (plus the history rows when the state changed). The row lock is held
 /// for those round trips only, never across the user's work. Time comes from the server's clock
 /// (`clock_timestamp()`), so hosts whose clocks disagree still agree on when a circuit opened and when it half-opens;
-/// inject a ``WallClock`` only for tests.
+/// inject a `WallClock` only for tests.
 ///
 /// The store owns a pool of connections (postgres-nio's `PostgresClient`) whose background work runs in ``run()``.
 /// With swift-service-lifecycle, add the store to your `ServiceGroup`:
 /// ```swift
-/// let store = try PostgresCircuitStore(url: "postgres://jobs@db.internal/jobs?sslmode=require", logger: logger)
-/// let breakers = try BreakerFactory(store: store, logger: logger)
+/// let store = try PostgresCircuitStore(
+///     url: "postgres://jobs:secret@db.internal:5432/jobs?sslmode=verify-full", logger: logger)
+/// let breakers = try BreakerFactory(store: store, configuration: configuration, logger: logger)
+///
+/// // The store owns a connection pool whose background work runs in the store's run():
 /// let group = ServiceGroup(services: [store, worker], gracefulShutdownSignals: [.sigterm], logger: logger)
 /// try await group.run()
 /// ```
-/// Without it, ``withStore(configuration:clock:logger:_:)`` runs the pool for the duration of a closure.
+/// Without it, ``withStore(configuration:clock:logger:isolation:_:)`` runs the pool for the duration of a closure.
 ///
 /// Operators read the tables with `psql`: `select * from circuit_status` and `select * from transition_log`.
 ///
-/// Failures are ``CircuitStoreError``s: ``CircuitStoreError/Code/cannotOpen`` (server unreachable, unknown database,
-/// authentication), ``CircuitStoreError/Code/connectionLost`` (the server went away mid-run; the pool reconnects on
-/// its own when it returns), ``CircuitStoreError/Code/busy`` (``Configuration/operationTimeout`` elapsed, for
-/// example behind another process's row lock), ``CircuitStoreError/Code/newerSchema`` and
-/// ``CircuitStoreError/Code/foreignDatabase``. Their `location` is the server's URL without the password.
+/// Failures are `CircuitStoreError`s: `CircuitStoreError.Code.cannotOpen` (server unreachable, unknown database,
+/// authentication), `CircuitStoreError.Code.connectionLost` (the server went away mid-run; the pool reconnects on
+/// its own when it returns), `CircuitStoreError.Code.busy` (``Configuration/operationTimeout`` elapsed, for
+/// example behind another process's row lock), `CircuitStoreError.Code.newerSchema` and
+/// `CircuitStoreError.Code.foreignDatabase`. Their `location` is the server's URL without the password.
 public final class PostgresCircuitStore: CircuitStore, Service {
     /// The settings the store was created with.
     public let configuration: Configuration
@@ -56,9 +59,10 @@ public final class PostgresCircuitStore: CircuitStore, Service {
     /// operation (or ``prepare()``) needs a connection.
     ///
     /// - Parameters:
+    ///   - configuration: The server, the credentials, the schema, the pool and the timeouts.
     ///   - clock: Where "now" comes from. `nil` (the default) takes it from the server, so that every host agrees.
     ///   - logger: Receives the pool's background messages and the store's own (at info and below).
-    /// - Throws: ``ConfigurationError`` for settings out of range.
+    /// - Throws: `ConfigurationError` for settings out of range.
     public init(configuration: Configuration, clock: (any WallClock)? = nil, logger: Logger) throws(ConfigurationError)
     {
         try configuration.validate()
@@ -82,7 +86,7 @@ public final class PostgresCircuitStore: CircuitStore, Service {
     // MARK: Lifecycle
 
     /// Runs the connection pool until the task is cancelled or (in a `ServiceGroup`) a graceful shutdown begins.
-    /// Operations fail with ``CircuitStoreError/Code/closed`` afterwards. Call it once.
+    /// Operations fail with `CircuitStoreError.Code.closed` afterwards. Call it once.
     public func run() async throws {
         try await run(whenStarting: {})
     }
@@ -132,11 +136,11 @@ public final class PostgresCircuitStore: CircuitStore, Service {
     /// the pool would instead retry until the operation's deadline. Once the server has answered, the pool's first
     /// connection and the check of the tables may take up to 10 s (or ``Configuration/operationTimeout`` if longer):
     /// on a loaded host, behind other processes creating the tables at once. So a program that calls ``prepare()``
-    /// (as ``withStore(configuration:clock:logger:_:)`` does) starts with a connection ready.
+    /// (as ``withStore(configuration:clock:logger:isolation:_:)`` does) starts with a connection ready.
     ///
-    /// - Throws: ``CircuitStoreError`` with ``CircuitStoreError/Code/newerSchema`` for tables of a newer Circuitry,
-    ///   ``CircuitStoreError/Code/foreignDatabase`` for a `circuits` table that is not Circuitry's, or a connection
-    ///   failure (``CircuitStoreError/Code/cannotOpen``).
+    /// - Throws: `CircuitStoreError` with `CircuitStoreError.Code.newerSchema` for tables of a newer Circuitry,
+    ///   `CircuitStoreError.Code.foreignDatabase` for a `circuits` table that is not Circuitry's, or a connection
+    ///   failure (`CircuitStoreError.Code.cannotOpen`).
     public func prepare() async throws {
         try await checkServer()
         // The server has just been reached: the pool's first connection may take as long as the tables' check.

@@ -9,7 +9,7 @@ import Glibc
 import Darwin
 #endif
 
-/// Turns what postgres-nio throws into a ``CircuitStoreError`` whose code says what kind of failure it was.
+/// Turns what postgres-nio throws into a `CircuitStoreError` whose code says what kind of failure it was.
 ///
 /// Server errors keep their SQLSTATE and message: `PostgreSQL error 55P03: canceling statement due to lock timeout`.
 /// https://www.postgresql.org/docs/15/errcodes-appendix.html

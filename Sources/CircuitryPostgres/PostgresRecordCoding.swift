@@ -3,7 +3,7 @@
 import Circuitry
 import PostgresNIO
 
-/// The mapping between rows of the `circuits` and `transitions` tables and ``CircuitRecord`` / ``HistoryEntry``.
+/// The mapping between rows of the `circuits` and `transitions` tables and `CircuitRecord` / `HistoryEntry`.
 ///
 /// Columns and their meaning are the same as in the SQLite store, so that operators read both alike.
 enum PostgresRecordCoding {

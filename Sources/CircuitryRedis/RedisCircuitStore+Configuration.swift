@@ -47,7 +47,7 @@ extension RedisCircuitStore {
         public var connectTimeout: Duration
         /// The longest one store operation may take in all: opening a connection if needed, the round trips, the
         /// retries of an update that lost a race, and waiting for this process's other updates of the same
-        /// circuit. Past it the operation fails with ``CircuitStoreError/Code/busy`` or a connection error.
+        /// circuit. Past it the operation fails with `CircuitStoreError.Code.busy` or a connection error.
         /// Default 2 s.
         public var operationTimeout: Duration
         /// The most attempts of one update whose circuit other processes keep changing between its read and its
@@ -60,7 +60,7 @@ extension RedisCircuitStore {
         /// Shown in `CLIENT LIST` (`CLIENT SETNAME`). Default `circuitry`.
         public var clientName: String
         /// Whether the store marks a prefix that has no Circuitry keys as its own (`{prefix}:meta`). Default `true`.
-        /// With `false`, such a prefix is refused with ``CircuitStoreError/Code/missing`` and nothing is written: for
+        /// With `false`, such a prefix is refused with `CircuitStoreError.Code.missing` and nothing is written: for
         /// programs that only read or operate existing circuits, where a mistyped prefix or database number must not
         /// look like an empty set of circuits.
         public var createsKeys: Bool
@@ -200,7 +200,7 @@ extension RedisCircuitStore {
             return text
         }
 
-        /// Throws a ``ConfigurationError`` for a setting out of range or a key prefix that could break the keys.
+        /// Throws a `ConfigurationError` for a setting out of range or a key prefix that could break the keys.
         public func validate() throws(ConfigurationError) {
             guard (1...65535).contains(port) else {
                 throw ConfigurationError.invalidSetting("port", "\(port)", expected: "1...65535")

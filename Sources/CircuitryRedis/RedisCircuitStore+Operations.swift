@@ -12,7 +12,7 @@ extension RedisCircuitStore {
     }
 
     /// Runs one store operation within ``Configuration/operationTimeout``: checks the prefix's layout the first
-    /// time, and turns whatever fails into a ``CircuitStoreError`` that names the server.
+    /// time, and turns whatever fails into a `CircuitStoreError` that names the server.
     ///
     /// Cancellation of the calling task is not a reason to stop: an outcome being recorded must be recorded (the
     /// deadline bounds the wait instead), and nothing here sleeps on the cooperative pool.

@@ -24,7 +24,7 @@ import Synchronization
 /// history ids, which a `MULTI` block could not use in the same write.
 ///
 /// **Time comes from the server** (`TIME`, pipelined with the read), so that hosts whose clocks disagree agree on when
-/// a circuit opened and when it half-opens; inject a ``WallClock`` only for tests.
+/// a circuit opened and when it half-opens; inject a `WallClock` only for tests.
 ///
 /// **Keys** all carry the hash tag `{prefix}` (see ``Configuration/keyPrefix``): one store lives in one hash slot, so
 /// every script touches one slot, as Redis Cluster requires, and the history's ids, the index of circuits and the
@@ -38,13 +38,13 @@ import Synchronization
 /// with only what the store needs; if RediStack or valkey-swift become available to this package, valkey-swift
 /// (pipelining, Cluster routing, RESP3) is the one to swap in under the same store.
 ///
-/// Failures are ``CircuitStoreError``s whose `location` is the URL without the password:
-/// ``CircuitStoreError/Code/cannotOpen`` (server unreachable, `AUTH` refused, no such database),
-/// ``CircuitStoreError/Code/connectionLost`` (the server went away; the next operation reconnects),
-/// ``CircuitStoreError/Code/busy`` (no answer within ``Configuration/operationTimeout``, or the circuit changed
-/// under every attempt), ``CircuitStoreError/Code/foreignDatabase`` (a key of the prefix holds something else),
-/// ``CircuitStoreError/Code/newerSchema``, ``CircuitStoreError/Code/readOnly`` (a replica) and
-/// ``CircuitStoreError/Code/full`` (`maxmemory`).
+/// Failures are `CircuitStoreError`s whose `location` is the URL without the password:
+/// `CircuitStoreError.Code.cannotOpen` (server unreachable, `AUTH` refused, no such database),
+/// `CircuitStoreError.Code.connectionLost` (the server went away; the next operation reconnects),
+/// `CircuitStoreError.Code.busy` (no answer within ``Configuration/operationTimeout``, or the circuit changed
+/// under every attempt), `CircuitStoreError.Code.foreignDatabase` (a key of the prefix holds something else),
+/// `CircuitStoreError.Code.newerSchema`, `CircuitStoreError.Code.readOnly` (a replica) and
+/// `CircuitStoreError.Code.full` (`maxmemory`).
 public final class RedisCircuitStore: CircuitStore {
     /// The settings the store was created with.
     public let configuration: Configuration
@@ -70,9 +70,10 @@ public final class RedisCircuitStore: CircuitStore {
     /// ``prepare()``).
     ///
     /// - Parameters:
+    ///   - configuration: The server, the credentials, the key prefix, the connections and the timeouts.
     ///   - clock: Where "now" comes from. `nil` (the default) takes it from the server, so that every host agrees.
     ///   - logger: Receives the store's messages about the connection (at debug).
-    /// - Throws: ``ConfigurationError`` for settings out of range, or a TLS setting that cannot be used (an
+    /// - Throws: `ConfigurationError` for settings out of range, or a TLS setting that cannot be used (an
     ///   unreadable `ssl_ca_certs` file).
     public init(configuration: Configuration, clock: (any WallClock)? = nil, logger: Logger)
         throws(ConfigurationError)
@@ -104,14 +105,14 @@ public final class RedisCircuitStore: CircuitStore {
     /// Connects now and checks the layout of the prefix's keys (marking it as Circuitry's if the server has none):
     /// to fail at start-up rather than on the first call. Operations do this on their own the first time.
     ///
-    /// - Throws: ``CircuitStoreError``: ``CircuitStoreError/Code/cannotOpen`` if the server cannot be reached or
-    ///   refuses the credentials, ``CircuitStoreError/Code/newerSchema`` for keys of a newer Circuitry,
-    ///   ``CircuitStoreError/Code/foreignDatabase`` if the prefix's keys are not Circuitry's.
+    /// - Throws: `CircuitStoreError`: `CircuitStoreError.Code.cannotOpen` if the server cannot be reached or
+    ///   refuses the credentials, `CircuitStoreError.Code.newerSchema` for keys of a newer Circuitry,
+    ///   `CircuitStoreError.Code.foreignDatabase` if the prefix's keys are not Circuitry's.
     public func prepare() async throws {
         try await operation { _ in }
     }
 
-    /// Closes the connections. Later operations fail with ``CircuitStoreError/Code/closed``. A store released without
+    /// Closes the connections. Later operations fail with `CircuitStoreError.Code.closed`. A store released without
     /// it closes its connections when it goes away, without waiting.
     public func close() async {
         state.withLock { $0.closed = true }

@@ -1,7 +1,7 @@
 #if Redis
 import Circuitry
 
-/// Turns the client's failures and the server's error replies into ``CircuitStoreError``s whose code says what kind
+/// Turns the client's failures and the server's error replies into `CircuitStoreError`s whose code says what kind
 /// of failure it was. Server errors keep their line: `Redis error: WRONGTYPE Operation against a key holding the
 /// wrong kind of value - while executing "HGETALL"`. Arguments (names, values, passwords) are never included.
 /// https://redis.io/docs/latest/develop/reference/protocol-spec/#simple-errors

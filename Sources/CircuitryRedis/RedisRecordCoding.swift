@@ -3,7 +3,7 @@ import Circuitry
 import Foundation
 import NIOCore
 
-/// The mapping between a circuit's hash and ``CircuitRecord``, and between history entries and ``HistoryEntry``.
+/// The mapping between a circuit's hash and `CircuitRecord`, and between history entries and `HistoryEntry`.
 ///
 /// The hash has one field per ``CircuitColumn``, with the SQL stores' column names and values (``CircuitRow``), so
 /// that `redis-cli HGETALL '{circuitry}:circuit:send-email/t1'` reads like a row; a field of a `NULL` column is

@@ -120,11 +120,11 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         }
     }
 
-    /// How ``withStore(_:logger:_:)`` opens the store.
+    /// How ``StoreLocation/withStore(_:logger:isolation:_:)`` opens the store.
     public struct Options: Sendable {
         /// The SQLite store's configuration. Default: the store's defaults.
         public var sqlite: SQLiteCircuitStore.Configuration
-        /// Refuse a store that does not exist yet, instead of creating it, with ``CircuitStoreError/Code/missing``
+        /// Refuse a store that does not exist yet, instead of creating it, with `CircuitStoreError.Code.missing`
         /// and without writing anything: a SQLite file that does not exist, a PostgreSQL database without
         /// Circuitry's tables, a DynamoDB table that does not exist (even with `create_table=true`). For programs that
         /// only read or operate existing circuits, where a mistyped path, schema or table must not look like an empty
@@ -149,7 +149,7 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
     ///
     /// A server store's connection pool runs while `body` does, and the server is reached (and its tables checked
     /// or created) before `body` runs, so that an unreachable server fails here, with its cause.
-    /// - Throws: ``CircuitStoreError`` when the store cannot be opened, ``ConfigurationError`` for options out of
+    /// - Throws: `CircuitStoreError` when the store cannot be opened, `ConfigurationError` for options out of
     ///   range, or whatever `body` throws.
     public func withStore<Value: Sendable>(
         _ options: Options = Options(), logger: Logger, isolation: isolated (any Actor)? = #isolation,

@@ -95,8 +95,13 @@ public final class BreakerFactory: Sendable {
 
     /// Creates a factory over `store`; throws a ``ConfigurationError`` if a setting is out of range.
     ///
-    /// - Parameter logger: Where the library logs (transitions at debug; storage failures after the work at info).
-    ///   The library never bootstraps logging or metrics.
+    /// - Parameters:
+    ///   - store: Where the circuits live: a ``SQLiteCircuitStore`` shared by the processes of a host, a server
+    ///     store, or an ``InMemoryCircuitStore`` in tests.
+    ///   - configuration: Settings, naming, classifiers, callbacks and batching; every process that shares circuits
+    ///     should use the same.
+    ///   - logger: Where the library logs (transitions at debug; storage failures after the work at info).
+    ///     The library never bootstraps logging or metrics.
     public init(store: any CircuitStore, configuration: Configuration = Configuration(), logger: Logger) throws {
         try configuration.settings.validate()
         guard configuration.maximumBatchedSuccesses >= 1 else {

@@ -20,7 +20,9 @@ public struct TripPolicy: Sendable {
     ///
     /// ```swift
     /// // Trip when at least half of 20 or more calls failed.
-    /// .custom("half of 20") { counts, _ in counts.requests >= 20 && counts.failures * 2 >= counts.requests }
+    /// settings.tripPolicy = .custom("half of 20") { counts, _ in
+    ///     counts.requests >= 20 && counts.failures * 2 >= counts.requests
+    /// }
     /// ```
     public static func custom(
         _ name: String = "custom", shouldTrip: @escaping @Sendable (CircuitCounts, _ failureThreshold: Int) -> Bool

@@ -49,7 +49,7 @@ public protocol ExpectableError: Error {
 /// Wraps one error to mark it as expected: the breaker counts the call as a success and rethrows the wrapper.
 ///
 /// ```swift
-/// try await breaker.execute {
+/// let item = try await breaker.execute {
 ///     do { return try await client.fetch(id) } catch let error as HTTPError where error.status == 404 {
 ///         throw ExpectedError(error)
 ///     }

@@ -42,8 +42,8 @@ public struct CircuitBreaker: Sendable {
 
     /// Asks for leave to run one call (the first half of the two-step form).
     ///
-    /// Report the outcome with ``record(_:for:)`` or ``record(error:for:)``. A probe that is never reported counts as
-    /// a failure when its lease expires (``BreakerSettings/probeTimeout``).
+    /// Report the outcome with ``record(_:for:duration:)`` or ``record(error:for:duration:)``. A probe that is never
+    /// reported counts as a failure when its lease expires (``BreakerSettings/probeTimeout``).
     /// - Throws: ``CircuitRejected`` when the call may not run, or a ``CircuitStoreError`` (policy
     ///   ``StorageFailurePolicy/failClosed``).
     public func acquire() async throws -> CircuitPermit {
@@ -53,8 +53,12 @@ public struct CircuitBreaker: Sendable {
     /// Records how the call of `permit` ended (the second half of the two-step form).
     ///
     /// An outcome for a permit of an older generation is discarded: the circuit has moved on since.
-    /// - Parameter duration: How long the work ran, for slow-call detection; when `nil`, the time since the permit
-    ///   was admitted counts (by the store's clock).
+    /// - Parameters:
+    ///   - outcome: How the call counts: ``CallOutcome/success``, ``CallOutcome/failure``,
+    ///     ``CallOutcome/failure(openUntil:)`` or ``CallOutcome/ignored``.
+    ///   - permit: The permit ``acquire()`` returned for the call.
+    ///   - duration: How long the work ran, for slow-call detection; when `nil`, the time since the permit
+    ///     was admitted counts (by the store's clock).
     /// - Throws: a ``CircuitStoreError`` if the store fails.
     public func record(_ outcome: CallOutcome, for permit: CircuitPermit, duration: Duration? = nil) async throws {
         try await engine.record(outcome, permit: permit, duration: duration, circuit: identity)

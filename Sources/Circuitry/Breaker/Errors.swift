@@ -24,7 +24,7 @@ public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvert
 /// A job queue re-enqueues the job to run at ``retryAfter``:
 /// ```swift
 /// } catch let rejection as CircuitRejected {
-///     try await queue.retry(job, at: rejection.retryAfter ?? .now.addingTimeInterval(60))
+///     try await queue.retry(job, at: rejection.retryAfter?.date ?? .now.addingTimeInterval(60))
 /// }
 /// ```
 public struct CircuitRejected: Error, Sendable, Hashable, CustomStringConvertible {

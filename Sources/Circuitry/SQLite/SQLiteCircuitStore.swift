@@ -10,7 +10,7 @@ import Synchronization
 /// an open one rejecting) are plain `SELECT`s.
 ///
 /// Operators can read the file with the `sqlite3` shell:
-/// ```
+/// ```sh
 /// sqlite3 breakers.sqlite 'select name, state, failures, expires_at from circuit_status'
 /// ```
 ///

@@ -39,7 +39,7 @@ public struct AWSCredentials: Sendable, Hashable, CustomStringConvertible {
 
     /// Finds credentials from `source`, reading `environment` (the process's, in production).
     ///
-    /// - Throws: ``ConfigurationError`` naming what was looked at, when nothing was found or the file has no
+    /// - Throws: `ConfigurationError` naming what was looked at, when nothing was found or the file has no
     ///   such profile or a profile lacks a key.
     static func resolve(_ source: Source, environment: [String: String]) throws(ConfigurationError)
         -> AWSCredentials

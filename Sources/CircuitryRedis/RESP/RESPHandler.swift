@@ -2,7 +2,7 @@
 import NIOCore
 import NIOSSL
 
-/// Why the client could not get an answer. The store turns these into ``CircuitStoreError``s.
+/// Why the client could not get an answer. The store turns these into `CircuitStoreError`s.
 package enum RedisClientError: Error, Sendable, Hashable {
     /// No TCP (or TLS) connection: the cause in a few words (`127.0.0.1:6379: Connection refused`).
     case cannotConnect(String)
