@@ -9,7 +9,14 @@ struct CircuitryWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "circuitry-worker",
         abstract: "A worker process for Circuitry's cross-process tests.",
-        subcommands: [CallsCommand.self, HoldProbeCommand.self, HoldWriteLockCommand.self],
+        subcommands: [CallsCommand.self, HoldProbeCommand.self, HoldWriteLockCommand.self] + serviceCommands,
         defaultSubcommand: CallsCommand.self
     )
 }
+
+/// The subcommands that need swift-service-lifecycle (trait `ServiceLifecycle`).
+#if ServiceLifecycle
+private let serviceCommands: [any ParsableCommand.Type] = [ServeCommand.self]
+#else
+private let serviceCommands: [any ParsableCommand.Type] = []
+#endif

@@ -6,6 +6,8 @@ struct CircuitIdentity: Sendable {
     let name: String
     let baseName: String
     let context: [String: String]
+    /// The rules with the settings of the circuit's base name (or the factory's), resolved once when a breaker is made.
+    let machine: CircuitStateMachine
     /// The circuit's metrics, resolved once when a breaker is made; `nil` for an operation by name (an override),
     /// which must not create a metrics entry per circuit name.
     let metrics: BreakerMetrics.PerCircuit?
@@ -23,7 +25,10 @@ enum MissingRecord {
 final class BreakerEngine: Sendable {
     let store: any CircuitStore
     let configuration: BreakerFactory.Configuration
+    /// The rules with the factory's settings, for base names without settings of their own.
     let machine: CircuitStateMachine
+    /// The rules of each base name that has settings of its own (``BreakerFactory/Configuration/settingsByBaseName``).
+    let machines: [String: CircuitStateMachine]
     let batcher: SuccessBatcher
     let logger: Logger
     let metrics: BreakerMetrics
@@ -35,6 +40,9 @@ final class BreakerEngine: Sendable {
         self.store = store
         self.configuration = configuration
         self.machine = CircuitStateMachine(settings: configuration.settings, actor: configuration.actor)
+        self.machines = configuration.settingsByBaseName.mapValues {
+            CircuitStateMachine(settings: $0, actor: configuration.actor)
+        }
         self.batcher = SuccessBatcher(
             maximumCount: Int64(configuration.maximumBatchedSuccesses), maximumAge: configuration.successFlushInterval,
             monotonicNow: configuration.monotonicClock)
@@ -46,12 +54,19 @@ final class BreakerEngine: Sendable {
     /// A breaker's circuit, with its metrics.
     func identity(name: String, baseName: String, context: [String: String]) -> CircuitIdentity {
         CircuitIdentity(
-            name: name, baseName: baseName, context: context, metrics: metrics.circuit(name: name, baseName: baseName))
+            name: name, baseName: baseName, context: context, machine: machine(baseName: baseName),
+            metrics: metrics.circuit(name: name, baseName: baseName))
     }
 
-    /// An operation by full name (no base name, no tenant context).
+    /// An operation by full name (no base name, no tenant context): the name stands for its base name when choosing
+    /// settings, as it does with the default naming function.
     func identity(named name: String) -> CircuitIdentity {
-        CircuitIdentity(name: name, baseName: name, context: [:], metrics: nil)
+        CircuitIdentity(name: name, baseName: name, context: [:], machine: machine(baseName: name), metrics: nil)
+    }
+
+    /// The rules of `baseName`: with its own settings, or the factory's.
+    func machine(baseName: String) -> CircuitStateMachine {
+        machines.isEmpty ? machine : machines[baseName] ?? machine
     }
 
     /// The metrics of `circuit`: its breaker's; for an operation by name, which has no base name, only when the
@@ -69,7 +84,7 @@ final class BreakerEngine: Sendable {
             let (stored, now) = try await read(circuit.name)
             let admission: Admission
             let admittedAt: Timestamp
-            if let decided = machine.admitWithoutWriting(stored, now: now) {
+            if let decided = circuit.machine.admitWithoutWriting(stored, now: now) {
                 (admission, admittedAt) = (decided, now)
             } else {
                 let leaseID = Int64(bitPattern: random() >> 1) | 1
@@ -122,6 +137,7 @@ final class BreakerEngine: Sendable {
             if outcome.kind == .ignored { return }
             if outcome.kind == .success {
                 let (stored, now) = try await read(circuit.name)
+                let machine = circuit.machine
                 if let stored, machine.canBatchSuccess(report, stored, generation: permit.generation, now: now) {
                     let full = batcher.add(circuit, generation: permit.generation, failures: stored.counts.failures)
                     if full { try await flush(circuit) }
@@ -167,23 +183,25 @@ final class BreakerEngine: Sendable {
     // MARK: Reads and overrides
 
     /// The circuit now; a circuit that was never written is a fresh closed one.
-    func snapshot(_ name: String) async throws -> CircuitSnapshot {
-        let (stored, now) = try await read(name)
-        return evaluate(stored, name: name, now: now)
+    func snapshot(_ circuit: CircuitIdentity) async throws -> CircuitSnapshot {
+        let (stored, now) = try await read(circuit.name)
+        return evaluate(stored, name: circuit.name, machine: circuit.machine, now: now)
     }
 
     /// The circuit now, or `nil` if it was never written.
     func storedSnapshot(_ name: String) async throws -> CircuitSnapshot? {
         let (stored, now) = try await read(name)
-        return stored.map { evaluate($0, name: name, now: now) }
+        return stored.map { evaluate($0, name: name, machine: machine(baseName: name), now: now) }
     }
 
     func snapshots() async throws -> [CircuitSnapshot] {
         let (records, now) = try await store.list()
-        return records.map { evaluate($0, name: $0.name, now: now) }
+        return records.map { evaluate($0, name: $0.name, machine: machine(baseName: $0.name), now: now) }
     }
 
-    private func evaluate(_ stored: CircuitRecord?, name: String, now: Timestamp) -> CircuitSnapshot {
+    private func evaluate(
+        _ stored: CircuitRecord?, name: String, machine: CircuitStateMachine, now: Timestamp
+    ) -> CircuitSnapshot {
         var record = stored ?? CircuitRecord(name: name, createdAt: now)
         var ignored: [CircuitTransition] = []
         machine.advance(&record, now: now, transitions: &ignored)
@@ -231,7 +249,7 @@ final class BreakerEngine: Sendable {
     ) async throws -> Value? {
         let name = circuit.name
         let batch = batcher.take(name)
-        let machine = self.machine
+        let machine = circuit.machine
         let started = ContinuousClock.now
         let (value, transitions): (Value?, [CircuitTransition])
         do {
