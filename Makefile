@@ -5,19 +5,24 @@ STRICT := -Xswiftc -warnings-as-errors
 # The stores that need SwiftNIO are package traits, off by default. The tests build and run with all of them.
 TRAITS := --enable-all-traits
 
-.PHONY: help build test check-default-traits fuzz demo demo-postgres bench bench-postgres bench-dynamodb lint format \
-	clean
+.PHONY: help build test check-default-traits check-man man fuzz demo demo-postgres demo-redis bench bench-postgres \
+	bench-redis bench-dynamodb lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
 	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
+	@echo "make demo-redis - the same demo with the breakers on a throw-away redis-server"
 	@echo "make test   - build with warnings as errors and every trait, run every test, then build with the"
 	@echo "              default traits (SQLite only)"
 	@echo "make fuzz   - random operation sequences against the breaker for FUZZ_SECONDS per store (default 120)"
 	@echo "make build  - debug build of everything, every trait"
 	@echo "make bench  - the benchmark against the raw SQLite floor (release build)"
 	@echo "make bench-postgres - the PostgreSQL store against its floors, beside SQLite, on a throw-away server"
+	@echo "make bench-redis - the Redis store beside pybreaker's Redis storage and a GET + SET floor, on a"
+	@echo "              throw-away redis-server (pybreaker in a throw-away virtual environment)"
 	@echo "make bench-dynamodb - the DynamoDB store's requests and time per call, beside SQLite, on a throw-away moto"
+	@echo "make man    - the man page of circuitry, from its help (ArgumentParser's generate-manual plugin):"
+	@echo "              $(MAN_PAGE)"
 	@echo "make lint   - swift format lint --strict"
 
 build:
@@ -25,20 +30,24 @@ build:
 
 # The test targets run one after another: each starts its own servers and worker processes, and on 2 cores their
 # timing bounds are about the code under test, not about sharing the machine with another target's servers.
-TEST_TARGETS := CircuitryTests CircuitryCLITests CircuitryPostgresTests CircuitryDynamoDBTests CircuitryProcessTests
+TEST_TARGETS := CircuitryTests CircuitryCLITests CircuitryPostgresTests CircuitryRedisTests CircuitryDynamoDBTests \
+	CircuitryProcessTests
 
 test: build
-	@for target in $(TEST_TARGETS); do \
+	@failed=""; for target in $(TEST_TARGETS); do \
 		echo "── $$target"; \
-		$(SWIFT) test --skip-build $(TRAITS) --filter "^$$target\." || exit 1; \
-	done
+		$(SWIFT) test --skip-build $(TRAITS) --filter "^$$target\." || failed="$$failed $$target"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "make test: failed:$$failed" >&2; exit 1; fi
 	$(MAKE) check-default-traits
+	$(MAKE) check-man
 
 # What a package that depends on Circuitry without traits gets: everything builds (in a build folder of its own, so
 # that the traits of the main one stay as they are), and `circuitry` refuses each server's URL naming its trait.
 check-default-traits:
 	$(SWIFT) build --build-tests --scratch-path .build-default $(STRICT)
-	@for case in "postgres://user@localhost/db Postgres" "dynamodb://circuits?region=eu-west-1 DynamoDB"; do \
+	@for case in "postgres://user@localhost/db Postgres" "redis://localhost Redis" \
+		"dynamodb://circuits?region=eu-west-1 DynamoDB"; do \
 		set -- $$case; \
 		out=$$(.build-default/debug/circuitry list --db "$$1" 2>&1); status=$$?; \
 		if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait $$2"; then \
@@ -58,6 +67,21 @@ fuzz: build
 	CIRCUITRY_FUZZ_SECONDS=$(FUZZ_SECONDS) CIRCUITRY_FUZZ_SEED=$(FUZZ_SEED) \
 		$(SWIFT) test --skip-build $(TRAITS) --filter FuzzTests
 
+# The man page of `circuitry`, generated from its own help by ArgumentParser's generate-manual plugin, on the debug build
+# that `make build` makes (the page does not depend on the configuration). Read it with `man -l $(MAN_PAGE)`, or install
+# it in a man1 folder. The plugin writes a page for each executable that uses ArgumentParser; this is the command's.
+MAN_PAGE := .build/plugins/GenerateManual/outputs/CircuitryCLI/circuitry.1
+
+man:
+	$(SWIFT) package $(TRAITS) generate-manual --configuration debug
+	@echo "man page: $(MAN_PAGE)"
+
+# What `make test` checks of `make man`: a page, with every subcommand of the command.
+check-man: man
+	@for subcommand in run list show trip close reset forget history prune init; do \
+		grep -q "^\.It Em $$subcommand$$" $(MAN_PAGE) || { echo "check-man: no $$subcommand in $(MAN_PAGE)" >&2; exit 1; }; \
+	done; echo "check-man: $(MAN_PAGE) has every subcommand"
+
 demo:
 	$(SWIFT) run -c release circuitry-demo
 
@@ -65,6 +89,11 @@ demo:
 # demo does not need the speed. To use a server of your own: circuitry-demo --db postgres://…
 demo-postgres: build
 	scripts/with-postgres.sh sh -c 'exec "$$0" --db "$$CIRCUITRY_POSTGRES_URL"' \
+		"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-demo"
+
+# The same, on a throw-away redis-server. To use a server of your own: circuitry-demo --db redis://…
+demo-redis: build
+	scripts/with-redis.sh sh -c 'exec "$$0" --db "$$CIRCUITRY_REDIS_URL"' \
 		"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-demo"
 
 # Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
@@ -81,6 +110,20 @@ bench-postgres:
 	$(SWIFT) build -c release $(TRAITS) $(STRICT) --product circuitry-bench-postgres
 	scripts/with-postgres.sh "$$($(SWIFT) build -c release $(TRAITS) --show-bin-path)/circuitry-bench-postgres" \
 		$(BENCH_POSTGRES_ARGS)
+
+# Extra flags: `make bench-redis BENCH_REDIS_ARGS="--runs 1 --seconds 1"` (see `circuitry-bench-redis --help`).
+# pybreaker 1.4 and redis-py go into a throw-away virtual environment in the build folder; the server runs only for
+# the benchmark itself.
+BENCH_REDIS_ARGS ?=
+PYBREAKER_VENV := .build/pybreaker-venv
+
+bench-redis:
+	$(SWIFT) build -c release $(TRAITS) $(STRICT) --product circuitry-bench-redis
+	[ -x $(PYBREAKER_VENV)/bin/python ] || python3 -m venv $(PYBREAKER_VENV)
+	$(PYBREAKER_VENV)/bin/pip install -q "pybreaker==1.4.*" "redis>=5"
+	scripts/with-redis.sh "$$($(SWIFT) build -c release $(TRAITS) --show-bin-path)/circuitry-bench-redis" \
+		--python $(PYBREAKER_VENV)/bin/python --pybreaker-worker Benchmarks/Redis/pybreaker/worker.py \
+		$(BENCH_REDIS_ARGS)
 
 # Extra flags: `make bench-dynamodb BENCH_DYNAMODB_ARGS="--rounds 3"` (see `circuitry-bench-dynamodb --help`). It starts
 # a throw-away moto server itself (pip install 'moto[server]'), or uses `--endpoint URL`. A debug build (the one

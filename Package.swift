@@ -16,6 +16,8 @@ let package = Package(
         .library(name: "CircuitryServiceLifecycle", targets: ["CircuitryServiceLifecycle"]),
         // The PostgreSQL store (trait `Postgres`).
         .library(name: "CircuitryPostgres", targets: ["CircuitryPostgres"]),
+        // The Redis store (trait `Redis`).
+        .library(name: "CircuitryRedis", targets: ["CircuitryRedis"]),
         // The DynamoDB store (trait `DynamoDB`).
         .library(name: "CircuitryDynamoDB", targets: ["CircuitryDynamoDB"]),
         // Opens whichever store a path or URL names (`--db`, `CIRCUITRY_DB`), as far as the enabled traits allow.
@@ -36,6 +38,11 @@ let package = Package(
                 "The PostgreSQL store (CircuitryPostgres) and postgres:// URLs in CircuitryStores and circuitry."
         ),
         .trait(
+            name: "Redis",
+            description: "The Redis store (CircuitryRedis, its own RESP client over SwiftNIO) and redis:// URLs in "
+                + "CircuitryStores and circuitry."
+        ),
+        .trait(
             name: "DynamoDB",
             description:
                 "The DynamoDB store (CircuitryDynamoDB) and dynamodb:// URLs in CircuitryStores and circuitry."
@@ -43,8 +50,9 @@ let package = Package(
         .default(enabledTraits: []),
     ],
     dependencies: [
-        // Logging API the caller wires up; the library never bootstraps it.
-        .package(url: "https://github.com/apple/swift-log.git", from: "1.6.0"),
+        // Logging API the caller wires up; the library never bootstraps it. 1.11 for `LogEvent`, which the command's
+        // own log handler (its lines on standard error) takes.
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.11.0"),
         // Counters and gauges the caller wires up; the library never bootstraps it.
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.5.0"),
         // Command-line parsing for the executables only; the library does not depend on it.
@@ -54,10 +62,13 @@ let package = Package(
         // `Service`, so that the PostgreSQL store's pool and the factory's flushing can run in a service group (traits
         // `Postgres` and `ServiceLifecycle` only).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
+        // TLS for `rediss://` URLs (trait `Redis` only).
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
         // The DynamoDB store's HTTP client, SigV4's SHA-256 and HMAC, and the NIO types async-http-client's API is
         // made of (trait `DynamoDB` only).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
+        // The Redis store's RESP client, and the DynamoDB store's HTTP types (traits `Redis` and `DynamoDB` only).
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
     ],
     targets: [
@@ -101,6 +112,17 @@ let package = Package(
                 ),
             ]
         ),
+        // Its sources are all `#if Redis`: without the trait the module is empty and resolves nothing.
+        .target(
+            name: "CircuitryRedis",
+            dependencies: [
+                "Circuitry",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Redis"])),
+                .product(name: "NIOPosix", package: "swift-nio", condition: .when(traits: ["Redis"])),
+                .product(name: "NIOSSL", package: "swift-nio-ssl", condition: .when(traits: ["Redis"])),
+            ]
+        ),
         // The DynamoDB store and its small AWS client (SigV4, the JSON protocol, retries, credentials). Its sources are
         // all `#if DynamoDB`: without the trait the module is empty and resolves nothing.
         .target(
@@ -119,6 +141,7 @@ let package = Package(
             dependencies: [
                 "Circuitry",
                 .target(name: "CircuitryPostgres", condition: .when(traits: ["Postgres"])),
+                .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
                 .target(name: "CircuitryDynamoDB", condition: .when(traits: ["DynamoDB"])),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -193,6 +216,20 @@ let package = Package(
             ],
             path: "Benchmarks/Postgres"
         ),
+        // Circuitry on Redis beside pybreaker's Redis storage on the same server, and the raw GET + SET floor through
+        // the store's own RESP client. Its sources are all `#if Redis`.
+        .executableTarget(
+            name: "circuitry-bench-redis",
+            dependencies: [
+                "Circuitry",
+                "CircuitryBenchmarkSupport",
+                .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Redis"])),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Benchmarks/Redis",
+            exclude: ["pybreaker"]
+        ),
         // Requests per call and timings against a throw-away moto server. Its sources are all `#if DynamoDB`.
         .executableTarget(
             name: "circuitry-bench-dynamodb",
@@ -223,6 +260,8 @@ let package = Package(
                 "CircuitryStores",
                 "CircuitryCommandLine",
                 "CircuitryWorkerReport",
+                // The Redis store's retry counts, for the report.
+                .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
                 .target(name: "CircuitryServiceLifecycle", condition: .when(traits: ["ServiceLifecycle"])),
                 .product(
                     name: "ServiceLifecycle", package: "swift-service-lifecycle",
@@ -238,9 +277,17 @@ let package = Package(
         // The harness that runs `circuitry` as a subprocess, shared by the CLI and PostgreSQL tests.
         .target(name: "CircuitryCLITestSupport", path: "Tests/CircuitryCLITestSupport"),
         // The throw-away PostgreSQL 15 server, shared by the tests that use one.
-        .target(name: "CircuitryPostgresTestSupport", path: "Tests/CircuitryPostgresTestSupport"),
+        .target(
+            name: "CircuitryPostgresTestSupport", dependencies: ["CircuitryTestSupport"],
+            path: "Tests/CircuitryPostgresTestSupport"),
+        // What every server's test support shares: waiting without holding a thread of the cooperative pool.
+        .target(name: "CircuitryTestSupport", path: "Tests/CircuitryTestSupport"),
+        // The throw-away redis-server, shared by the tests that use one.
+        .target(name: "CircuitryRedisTestSupport", path: "Tests/CircuitryRedisTestSupport"),
         // The throw-away moto server (a DynamoDB emulator from PyPI), shared by the tests and the benchmark that use one.
-        .target(name: "CircuitryDynamoDBTestSupport", path: "Tests/CircuitryDynamoDBTestSupport"),
+        .target(
+            name: "CircuitryDynamoDBTestSupport", dependencies: ["CircuitryTestSupport"],
+            path: "Tests/CircuitryDynamoDBTestSupport"),
         .testTarget(
             name: "CircuitryTests",
             dependencies: [
@@ -275,6 +322,21 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Also runs the built `circuitry` binary with `--db redis://…`. Its sources are all `#if Redis`.
+        .testTarget(
+            name: "CircuitryRedisTests",
+            dependencies: [
+                "Circuitry",
+                .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
+                "CircuitryStoreConformance",
+                "CircuitryCLI",
+                "CircuitryCLITestSupport",
+                "CircuitryRedisTestSupport",
+                // Deadlines for the client's own tests.
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Redis"])),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
         // The DynamoDB store against moto, and its signer against AWS's published SigV4 test vectors. Its sources are
         // all `#if DynamoDB`.
         .testTarget(
@@ -295,6 +357,7 @@ let package = Package(
                 "Circuitry",
                 "CircuitryStores",
                 "CircuitryPostgresTestSupport",
+                "CircuitryRedisTestSupport",
                 "CircuitryDynamoDBTestSupport",
                 "CircuitryWorkerReport",
                 "circuitry-worker",

@@ -61,8 +61,9 @@ package final class WorkerProcess {
     private let input = Pipe()
     private let output = Pipe()
 
-    package init(arguments: [String]) throws {
-        process.executableURL = URL(fileURLWithPath: Self.executablePath)
+    /// Starts `executable` (by default this benchmark itself) with `arguments`; it must follow the same protocol.
+    package init(executable: String = WorkerProcess.executablePath, arguments: [String]) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         process.standardInput = input
         process.standardOutput = output
@@ -110,11 +111,14 @@ package final class WorkerProcess {
 
     /// Starts `count` workers, releases them together once all are ready, and collects their results.
     package static func runTogether(
-        count: Int, arguments: (Int) -> [String], whileRunning: () async throws -> Void = {}
+        count: Int, executable: String = WorkerProcess.executablePath, arguments: (Int) -> [String],
+        whileRunning: () async throws -> Void = {}
     ) async throws -> [WorkerResult] {
         var workers: [WorkerProcess] = []
         defer { for worker in workers { worker.stop() } }
-        for index in 0..<count { workers.append(try WorkerProcess(arguments: arguments(index))) }
+        for index in 0..<count {
+            workers.append(try WorkerProcess(executable: executable, arguments: arguments(index)))
+        }
         for worker in workers { try worker.waitUntilReady() }
         for worker in workers { worker.go() }
         try await whileRunning()

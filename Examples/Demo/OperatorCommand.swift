@@ -5,6 +5,9 @@ import Foundation
 #if Postgres
 import CircuitryPostgres
 #endif
+#if Redis
+import CircuitryRedis
+#endif
 #if DynamoDB
 import CircuitryDynamoDB
 #endif
@@ -16,6 +19,9 @@ extension StoreLocation {
         case .sqlite(let path): "SQLiteCircuitStore, \(path)"
         #if Postgres
         case .postgres(let configuration): "PostgresCircuitStore, \(configuration.location)"
+        #endif
+        #if Redis
+        case .redis(let configuration): "RedisCircuitStore, \(configuration.location)"
         #endif
         #if DynamoDB
         case .dynamodb(let configuration): "DynamoDBCircuitStore, \(configuration.location)"
@@ -95,6 +101,10 @@ extension OperatorCommand {
         case .postgres(let configuration):
             return psql(configuration, queries: queries)
         #endif
+        #if Redis
+        case .redis(let configuration):
+            return redisCLI(configuration)
+        #endif
         #if DynamoDB
         case .dynamodb(let configuration):
             return awsCLI(configuration)
@@ -154,6 +164,35 @@ extension OperatorCommand {
                 arguments: ["-c", query], environment: environment,
                 whenMissing: "(psql is not installed here: apt-get install postgresql-client)")
         }
+    }
+    #endif
+
+    #if Redis
+    /// `redis-cli` reading the circuits' hashes and the transition log, with the password in `REDISCLI_AUTH` so
+    /// that none is printed.
+    private static func redisCLI(_ configuration: RedisCircuitStore.Configuration) -> [OperatorCommand] {
+        var environment: [String: String] = [:]
+        if let password = configuration.password { environment["REDISCLI_AUTH"] = password }
+        var connection = ["-h", configuration.host, "-p", "\(configuration.port)", "-n", "\(configuration.database)"]
+        if let user = configuration.username { connection += ["--user", user] }
+        if configuration.tls { connection += ["--tls"] }
+        let tag = "{\(configuration.keyPrefix)}"
+        // Every circuit's hash, by the index, then the log: what `select … from circuit_status` and
+        // `select … from transition_log` show in the SQL stores.
+        let circuits =
+            "for name in $(redis-cli \(connection.joined(separator: " ")) --raw ZRANGE '\(tag):circuits' 0 -1); do "
+            + "echo \"$name: $(redis-cli \(connection.joined(separator: " ")) --raw HMGET \"\(tag):circuit:$name\" "
+            + "state generation failures | paste -sd ' ')\"; done"
+        return [
+            OperatorCommand(
+                shown: circuits, executable: "/bin/sh", arguments: ["-c", circuits], environment: environment,
+                whenMissing: "(sh is not available here)"),
+            OperatorCommand(
+                shown: "redis-cli \(connection.joined(separator: " ")) --raw ZRANGE '\(tag):log' 0 -1",
+                executable: "redis-cli", arguments: connection + ["--raw", "ZRANGE", "\(tag):log", "0", "-1"],
+                environment: environment,
+                whenMissing: "(redis-cli is not installed here: apt-get install redis-tools)"),
+        ]
     }
     #endif
 }

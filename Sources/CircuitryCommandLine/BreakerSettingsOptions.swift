@@ -13,14 +13,16 @@ package struct BreakerSettingsOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "How long the circuit stays open before it lets a probe through (default 60s).",
+            "How long the circuit stays open before it lets a probe through (default "
+                + "\(DurationArgument.format(BreakerSettings().openDuration))).",
             valueName: "duration"),
         transform: DurationArgument.init(parsing:))
     package var openFor: DurationArgument?
 
     @Option(
         help: ArgumentHelp(
-            "How long a probe may run before it counts as failed (default 30s, or longer than --timeout).",
+            "How long a probe may run before it counts as failed (default "
+                + "\(DurationArgument.format(BreakerSettings().probeTimeout)), or longer than --timeout).",
             valueName: "duration"),
         transform: DurationArgument.init(parsing:))
     package var probeTimeout: DurationArgument?
@@ -39,15 +41,20 @@ package struct BreakerSettingsOptions: ParsableArguments {
 
     @Option(
         help: ArgumentHelp(
-            "The sliding window of --failure-rate and --slow-call-rate (default 60s).", valueName: "duration"),
+            "The sliding window of --failure-rate and --slow-call-rate (default "
+                + "\(DurationArgument.format(RateWindowPolicy().samplingDuration))).", valueName: "duration"),
         transform: DurationArgument.init(parsing:))
     package var rateWindow: DurationArgument?
 
     @Option(
-        help: ArgumentHelp("Calls in the window before a rate can trip (default 20).", valueName: "n"))
+        help: ArgumentHelp(
+            "Calls in the window before a rate can trip (default \(RateWindowPolicy().minimumThroughput)).",
+            valueName: "n"))
     package var minimumThroughput: Int?
 
-    @Option(help: ArgumentHelp("Buckets the rate window is divided into (default 10).", valueName: "n"))
+    @Option(
+        help: ArgumentHelp(
+            "Buckets the rate window is divided into (default \(RateWindowPolicy().buckets)).", valueName: "n"))
     package var rateBuckets: Int?
 
     @Option(
@@ -80,7 +87,7 @@ package struct BreakerSettingsOptions: ParsableArguments {
         do {
             try settings().validate()
         } catch {
-            throw ValidationError(Self.optionMessage(error))
+            throw ValidationError(optionMessage(error))
         }
     }
 
@@ -116,13 +123,55 @@ package struct BreakerSettingsOptions: ParsableArguments {
         return settings
     }
 
-    /// The message of a setting out of range, in the options' names.
-    package static func optionMessage(_ error: ConfigurationError) -> String {
-        let options = [
-            "failureThreshold": "--failure-threshold", "closeThreshold": "--close-threshold",
-            "openDuration": "--open-for", "probeTimeout": "--probe-timeout",
-        ]
-        guard let option = options[error.setting] else { return error.description }
-        return error.message.replacingOccurrences(of: error.setting, with: option)
+    /// The message of a setting out of range, in the words the user typed: the option and its value, never a Swift
+    /// property path (`--failure-rate is 2; expected more than 0 and at most 1`, not
+    /// `rateWindow.failureRateThreshold is 2.0`). The range comes from the library, which checks the settings.
+    package func optionMessage(_ error: ConfigurationError) -> String {
+        let number = { (value: Double?) in value.map(Self.text(of:)) ?? "unset" }
+        let duration = { (value: DurationArgument?) in value?.description ?? "unset" }
+        switch error.setting {
+        case "failureThreshold": return Self.message("--failure-threshold", "\(failureThreshold)", error)
+        case "closeThreshold": return Self.message("--close-threshold", "\(closeThreshold)", error)
+        case "openDuration": return Self.message("--open-for", duration(openFor), error)
+        case "probeTimeout": return Self.message("--probe-timeout", duration(probeTimeout), error)
+        case "slowCallDuration": return Self.message("--slow-call", duration(slowCall), error)
+        case "rateWindow.buckets": return Self.message("--rate-buckets", "\(rateBuckets ?? 0)", error)
+        case "rateWindow.minimumThroughput":
+            return Self.message("--minimum-throughput", "\(minimumThroughput ?? 0)", error)
+        case "rateWindow.samplingDuration":
+            let buckets = settings().rateWindow?.buckets ?? 0
+            return Self.message("--rate-window", duration(rateWindow), error) + " (\(buckets) buckets)"
+        case "rateWindow.failureRateThreshold": return Self.message("--failure-rate", number(failureRate), error)
+        case "rateWindow.slowCallRateThreshold":
+            guard error.message.contains("; expected ") else {
+                return "--slow-call-rate needs --slow-call, the duration past which a call is slow"
+            }
+            return Self.message("--slow-call-rate", number(slowCallRate), error)
+        case "openDurationPolicy":
+            // The policy names its own parameter: "factor is 0.5; expected from 1 to 100".
+            for (parameter, option, value) in [
+                ("factor", "--backoff-factor", number(backoffFactor)),
+                ("maximum", "--backoff-max", duration(backoffMax)),
+                ("jitter", "--backoff-jitter", number(backoffJitter)),
+            ] where error.message.hasPrefix(parameter + " is ") {
+                return Self.message(option, value, error)
+            }
+            return "--backoff-factor, --backoff-max, --backoff-jitter: \(error.message)"
+        default:
+            // A setting these options cannot produce; named as the library names it rather than hidden.
+            return error.description
+        }
+    }
+
+    /// `<option> is <value>; expected <range>`, with the range of the library's message.
+    private static func message(_ option: String, _ value: String, _ error: ConfigurationError) -> String {
+        guard let range = error.message.range(of: "; expected ") else { return "\(option): \(error.message)" }
+        return "\(option) is \(value); expected \(error.message[range.upperBound...])"
+    }
+
+    /// A number as it was most likely typed: `2`, not `2.0`.
+    private static func text(of value: Double) -> String {
+        if value.isFinite, value == value.rounded(), abs(value) < 1e15 { return "\(Int64(value))" }
+        return "\(value)"
     }
 }

@@ -16,7 +16,8 @@ package struct StoreOptions: ParsableArguments {
         help: ArgumentHelp(
             "The shared SQLite database file, or a server URL: \(StoreLocation.knownSchemes) "
                 + "(default: $\(StoreOptions.environmentVariable)).",
-            valueName: "path|url"))
+            valueName: "path|url"),
+        completion: .file())
     package var db: String?
 
     package init() {}
@@ -60,18 +61,28 @@ package struct StoreOptions: ParsableArguments {
     /// A server store's connection pool runs while `body` does, and is shut down before this returns or throws, so
     /// that the process exits as soon as the command is done. The server is reached (and the tables checked or
     /// created) before `body` runs: an unreachable server is a ``CircuitStoreError`` from here. With `mustExist`, a
-    /// missing SQLite file is an error instead of a new, empty database: a command that only reads would otherwise
-    /// hide a mistyped path behind an empty answer.
+    /// store that does not exist yet (a SQLite file, PostgreSQL tables, a DynamoDB table) is an error
+    /// (``CircuitStoreError/Code/missing``) instead of a new, empty store: a mistyped path would otherwise be hidden
+    /// behind an empty answer, or be created.
     package func withFactory<Value: Sendable>(
         mustExist: Bool, settings: BreakerSettings = BreakerSettings(), logger: Logger,
         _ body: (BreakerFactory) async throws -> Value
+    ) async throws -> Value {
+        try await withStore(mustExist: mustExist, settings: settings, logger: logger) { try await body($1) }
+    }
+
+    /// ``withFactory(mustExist:settings:logger:_:)``, with the store too: for a read of a stored record as it is,
+    /// before the breaker's rules evaluate it.
+    package func withStore<Value: Sendable>(
+        mustExist: Bool, settings: BreakerSettings = BreakerSettings(), logger: Logger,
+        _ body: (any CircuitStore, BreakerFactory) async throws -> Value
     ) async throws -> Value {
         var configuration = BreakerFactory.Configuration(settings: settings)
         // A short-lived process: write each success at once rather than batching it.
         configuration.maximumBatchedSuccesses = 1
         configuration.actor = "circuitry " + configuration.actor
-        return try await location.withStore(StoreLocation.Options(sqliteFileMustExist: mustExist), logger: logger) {
-            try await body(BreakerFactory(store: $0, configuration: configuration, logger: logger))
+        return try await location.withStore(StoreLocation.Options(mustExist: mustExist), logger: logger) { store in
+            try await body(store, BreakerFactory(store: store, configuration: configuration, logger: logger))
         }
     }
 }

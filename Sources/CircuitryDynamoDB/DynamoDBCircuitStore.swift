@@ -104,19 +104,26 @@ public final class DynamoDBCircuitStore: CircuitStore {
 
     // MARK: CircuitStore
 
+    // `read` and `update` run without the caller's cancellation: an HTTP request ends when its task is cancelled, and
+    // recording an outcome or flushing from a cancelled task must still complete, within the operation's deadline.
+
     public func read(_ name: String) async throws -> (record: CircuitRecord?, now: Timestamp) {
-        try await prepareTableIfNeeded()
-        let stored = try await getRecord(name, deadline: ContinuousClock.now + configuration.operationTimeout)
-        return (stored?.record, clock.now())
+        try await withoutCancellation {
+            try await prepareTableIfNeeded()
+            let stored = try await getRecord(name, deadline: ContinuousClock.now + configuration.operationTimeout)
+            return (stored?.record, clock.now())
+        }
     }
 
     public func update<Value: Sendable>(
         _ name: String, _ body: (inout CircuitRecord?, Timestamp) throws -> StoreUpdate<Value>
     ) async throws -> Value {
-        try await prepareTableIfNeeded()
-        let deadline = ContinuousClock.now + configuration.operationTimeout
-        let value = try await queue.withTurn(name, deadline: deadline) {
-            try await self.updateInTurn(name, body, deadline: deadline)
+        let value = try await withoutCancellation {
+            try await prepareTableIfNeeded()
+            let deadline = ContinuousClock.now + configuration.operationTimeout
+            return try await queue.withTurn(name, deadline: deadline) {
+                try await self.updateInTurn(name, body, deadline: deadline)
+            }
         }
         guard let value else {
             throw CircuitStoreError(

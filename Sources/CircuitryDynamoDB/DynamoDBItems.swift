@@ -36,22 +36,15 @@ enum DynamoDBItems {
         let row = CircuitRow(record)
         var item = recordKey(record.name)
         item["kind"] = Attribute.s("circuit")
-        item["name"] = Attribute.s(row.name)
-        item["state"] = Attribute.s(row.state)
-        item["generation"] = Attribute.n(row.generation)
-        item["requests"] = Attribute.n(row.requests)
-        item["successes"] = Attribute.n(row.successes)
-        item["failures"] = Attribute.n(row.failures)
-        item["consecutive_successes"] = Attribute.n(row.consecutiveSuccesses)
-        item["consecutive_failures"] = Attribute.n(row.consecutiveFailures)
-        item["expires_at"] = row.expiresAt.map(Attribute.n)
-        item["probes"] = row.probes.isEmpty ? nil : Attribute.s(row.probes)
-        item["override"] = row.override.map(Attribute.s)
-        item["override_until"] = row.overrideUntil.map(Attribute.n)
-        item["override_reason"] = row.overrideReason.map(Attribute.s)
-        item["open_attempts"] = Attribute.n(row.openAttempts)
-        item["window"] = row.window.isEmpty ? nil : Attribute.s(row.window)
-        item["updated_at"] = Attribute.n(row.updatedAt)
+        // Every column as an attribute of the same name; NULLs and empty lists are left out.
+        for column in CircuitColumn.allCases {
+            switch row[column] {
+            case .integer(let number): item[column.name] = Attribute.n(number)
+            case .text(let text) where text.isEmpty && column.isList: break
+            case .text(let text): item[column.name] = Attribute.s(text)
+            case .null, .unreadable: break
+            }
+        }
         item["updated_utc"] = Attribute.s(record.updatedAt.description)
         item["version"] = Attribute.n(version)
         item["write_id"] = Attribute.s(writeID)
@@ -64,28 +57,23 @@ enum DynamoDBItems {
     /// The record in `item`; a ``CircuitStoreError`` with code ``CircuitStoreError/Code/corrupt`` if an
     /// attribute is missing or unreadable.
     static func stored(_ item: Item, location: String) throws(CircuitStoreError) -> Stored {
-        let int = { (name: String) throws(CircuitStoreError) -> Int64 in
-            guard let value = Attribute.integer(item[name]) else { throw malformed(name, item, location) }
-            return value
-        }
-        let optionalInt = { (name: String) throws(CircuitStoreError) -> Int64? in
-            guard let value = item[name] else { return nil }
-            guard let number = Attribute.integer(value) else { throw malformed(name, item, location) }
-            return number
-        }
-        let text = { (name: String) -> String? in Attribute.string(item[name]) }
-        guard let name = text("name"), let state = text("state") else { throw malformed("name", item, location) }
-        let row = CircuitRow(
-            name: name, state: state, generation: try int("generation"), requests: try int("requests"),
-            successes: try int("successes"), failures: try int("failures"),
-            consecutiveSuccesses: try int("consecutive_successes"),
-            consecutiveFailures: try int("consecutive_failures"), expiresAt: try optionalInt("expires_at"),
-            probes: text("probes") ?? "", override: text("override"),
-            overrideUntil: try optionalInt("override_until"),
-            overrideReason: text("override_reason"), openAttempts: try int("open_attempts"),
-            window: text("window") ?? "", updatedAt: try int("updated_at"))
+        // An attribute of the wrong type is unreadable; a missing one is NULL (an empty list, for the lists).
+        let row: CircuitRow
         do {
-            return Stored(record: try row.record(), version: try int("version"), writeID: text("write_id"))
+            row = try CircuitRow { column in
+                guard let attribute = item[column.name] else { return .null }
+                switch column.kind {
+                case .integer:
+                    return Attribute.integer(attribute).map(ColumnValue.integer) ?? .unreadable("\(attribute)")
+                case .text: return Attribute.string(attribute).map(ColumnValue.text) ?? .unreadable("\(attribute)")
+                }
+            }
+        } catch {
+            throw CircuitStoreError(code: error.code, message: error.message, location: location)
+        }
+        guard let version = Attribute.integer(item["version"]) else { throw malformed("version", item, location) }
+        do {
+            return Stored(record: try row.record(), version: version, writeID: Attribute.string(item["write_id"]))
         } catch {
             throw CircuitStoreError(code: error.code, message: error.message, location: location)
         }

@@ -62,6 +62,11 @@ extension PostgresCircuitStore {
         public var historyLimit: Int
         /// Reported to the server (`application_name`, visible in `pg_stat_activity`). Default `circuitry`.
         public var applicationName: String
+        /// Whether the store creates its tables (and ``schema``) in a database that has none. Default `true`. With
+        /// `false`, such a database is refused with ``CircuitStoreError/Code/missing`` and nothing is written: for
+        /// programs that only read or operate existing circuits, where a mistyped `schema` or `table_prefix` must not
+        /// look like an empty set of circuits.
+        public var createsTables: Bool
 
         /// Creates a configuration for a server at `host`.
         public init(
@@ -81,6 +86,7 @@ extension PostgresCircuitStore {
             self.operationTimeout = .seconds(2)
             self.historyLimit = 100
             self.applicationName = "circuitry"
+            self.createsTables = true
         }
 
         /// Whether `text` is meant as a connection URL: it starts with `postgres://` or `postgresql://`, in any case.

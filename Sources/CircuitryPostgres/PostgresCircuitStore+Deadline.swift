@@ -171,7 +171,8 @@ extension PostgresCircuitStore {
         slot.grant(startupTimeout)
         do {
             try await tables.prepare(
-                on: connection, location: location, timeoutMilliseconds: startupTimeout.milliseconds, logger: logger)
+                on: connection, location: location, creating: configuration.createsTables,
+                timeoutMilliseconds: startupTimeout.milliseconds, logger: logger)
         } catch {
             throw PostgresErrorMapping.storeError(error, sql: nil, location: location)
         }

@@ -53,7 +53,7 @@ extension PostgresCircuitStore {
                     let insert = PostgresQuery(
                         unsafeSQL: """
                             INSERT INTO \(tables.circuits) (\(PostgresRecordCoding.columns))
-                            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+                            VALUES (\(PostgresRecordCoding.parameters))
                             ON CONFLICT (name) DO NOTHING RETURNING txid_current()
                             """, binds: values)
                     guard let inserted = try await query(insert, on: connection).first else {
@@ -64,10 +64,7 @@ extension PostgresCircuitStore {
                 } else {
                     let update = PostgresQuery(
                         unsafeSQL: """
-                            UPDATE \(tables.circuits) SET state = $2, generation = $3, requests = $4, successes = $5,
-                                failures = $6, consecutive_successes = $7, consecutive_failures = $8, expires_at = $9,
-                                probes = $10, override = $11, override_until = $12, override_reason = $13,
-                                open_attempts = $14, "window" = $15, updated_at = $16
+                            UPDATE \(tables.circuits) SET \(PostgresRecordCoding.assignments)
                             WHERE name = $1 RETURNING txid_current()
                             """, binds: values)
                     transaction = try await query(update, on: connection).first.map(transactionID)

@@ -7,25 +7,31 @@ import PostgresNIO
 ///
 /// Columns and their meaning are the same as in the SQLite store, so that operators read both alike.
 enum PostgresRecordCoding {
-    static let columns = """
-        name, state, generation, requests, successes, failures, consecutive_successes, consecutive_failures, \
-        expires_at, probes, override, override_until, override_reason, open_attempts, "window", updated_at
-        """
+    /// Every column, in ``CircuitColumn`` order; quoted, since `window` is a reserved word in PostgreSQL.
+    static let columns = CircuitColumn.names(quote: quoted)
+    /// `$1, $2, …`: one parameter per column, numbered as the columns.
+    static let parameters = CircuitColumn.allCases.map { "$\($0.rawValue + 1)" }.joined(separator: ", ")
+    /// `"state" = $2, …`: every column but the name, for an `UPDATE … WHERE name = $1` bound to ``bindings(_:)``.
+    static let assignments = CircuitColumn.allCases.dropFirst().map { "\(quoted($0.name)) = $\($0.rawValue + 1)" }
+        .joined(separator: ", ")
     static let transitionColumns = "id, circuit, at, from_state, to_state, generation, reason, actor"
 
-    /// Decodes the 16 ``columns`` starting at `offset`; `nil` if the row has no circuit (a `NULL` name).
+    private static func quoted(_ name: String) -> String { "\"\(name)\"" }
+
+    /// Decodes the ``columns`` starting at `offset`; `nil` if the row has no circuit (a `NULL` name).
     static func record(_ row: PostgresRandomAccessRow, offset: Int = 0) throws -> CircuitRecord? {
-        guard let name = try row[offset].decode(String?.self) else { return nil }
-        let int = { (index: Int) throws -> Int64 in try row[offset + index].decode(Int64.self) }
-        let optionalInt = { (index: Int) throws -> Int64? in try row[offset + index].decode(Int64?.self) }
-        let text = { (index: Int) throws -> String? in try row[offset + index].decode(String?.self) }
-        return try CircuitRow(
-            name: name, state: try text(1) ?? "", generation: try int(2), requests: try int(3),
-            successes: try int(4), failures: try int(5), consecutiveSuccesses: try int(6),
-            consecutiveFailures: try int(7), expiresAt: try optionalInt(8), probes: try text(9) ?? "",
-            override: try text(10), overrideUntil: try optionalInt(11), overrideReason: try text(12),
-            openAttempts: try int(13), window: try text(14) ?? "", updatedAt: try int(15)
-        ).record()
+        guard try row[offset].decode(String?.self) != nil else { return nil }
+        return try CircuitRow { column throws(CircuitStoreError) in
+            let cell = row[offset + column.rawValue]
+            do {
+                switch column.kind {
+                case .integer: return try cell.decode(Int64?.self).map(ColumnValue.integer) ?? .null
+                case .text: return try cell.decode(String?.self).map(ColumnValue.text) ?? .null
+                }
+            } catch {
+                throw CircuitRow.malformed("\(column.name) (\(cell.dataType), not \(column.kind))")
+            }
+        }.record()
     }
 
     static func entry(_ row: PostgresRandomAccessRow) throws -> HistoryEntry {
@@ -40,26 +46,22 @@ enum PostgresRecordCoding {
         return HistoryEntry(id: try row[0].decode(Int64.self), transition: transition)
     }
 
-    /// The values of ``columns`` for `record`, as `$1 … $16`.
+    /// The values of ``columns`` for `record`, as ``parameters``.
     static func bindings(_ record: CircuitRecord) -> PostgresBindings {
         let row = CircuitRow(record)
-        var bindings = PostgresBindings(capacity: 16)
-        bindings.append(row.name)
-        bindings.append(row.state)
-        bindings.append(row.generation)
-        bindings.append(row.requests)
-        bindings.append(row.successes)
-        bindings.append(row.failures)
-        bindings.append(row.consecutiveSuccesses)
-        bindings.append(row.consecutiveFailures)
-        bindings.append(row.expiresAt)
-        bindings.append(row.probes)
-        bindings.append(row.override)
-        bindings.append(row.overrideUntil)
-        bindings.append(row.overrideReason)
-        bindings.append(row.openAttempts)
-        bindings.append(row.window)
-        bindings.append(row.updatedAt)
+        var bindings = PostgresBindings(capacity: CircuitColumn.allCases.count)
+        for column in CircuitColumn.allCases {
+            switch row[column] {
+            case .integer(let number): bindings.append(number)
+            case .text(let text): bindings.append(text)
+            case .null, .unreadable:
+                // Typed NULLs: PostgreSQL infers a parameter's type from where it is used, but say it anyway.
+                switch column.kind {
+                case .integer: bindings.append(Int64?.none)
+                case .text: bindings.append(String?.none)
+                }
+            }
+        }
         return bindings
     }
 }

@@ -115,19 +115,26 @@ struct PostgresSchema: Sendable {
         case noSchema, empty, ours, newer(Int32), foreign
     }
 
-    /// Checks that the tables are Circuitry's and of a version this build reads, creating them if there are none.
+    /// Checks that the tables are Circuitry's and of a version this build reads, creating them if there are none
+    /// (or, unless `creating`, refusing a database without them).
     ///
     /// Many processes may start at once against an empty database: creation runs in one transaction under a
     /// transaction-scoped advisory lock, and each process looks again once it holds the lock, so exactly one creates
     /// the tables and the others find them.
     func prepare(
-        on connection: PostgresConnection, location: String, timeoutMilliseconds: Int64, logger: Logger
+        on connection: PostgresConnection, location: String, creating: Bool, timeoutMilliseconds: Int64,
+        logger: Logger
     ) async throws {
         switch try await inspect(connection) {
         case .ours: return
         case .newer(let version): throw newerError(version, location: location)
         case .foreign: throw foreignError(location: location)
-        case .noSchema, .empty: break
+        case .noSchema, .empty:
+            guard creating else {
+                throw CircuitStoreError(
+                    code: .missing, message: "there are no Circuitry tables (\(circuits)) in the database",
+                    location: location)
+            }
         }
         try await run("BEGIN", on: connection, logger)
         do {

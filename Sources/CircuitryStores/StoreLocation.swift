@@ -5,6 +5,9 @@ import Logging
 #if Postgres
 import CircuitryPostgres
 #endif
+#if Redis
+import CircuitryRedis
+#endif
 #if DynamoDB
 import CircuitryDynamoDB
 #endif
@@ -25,7 +28,7 @@ import CircuitryDynamoDB
 ///
 /// A string that starts with a URL scheme (`name://`) is a server; anything else is a SQLite file. The servers a
 /// build accepts depend on the package traits it was built with: `postgres://` and `postgresql://` need the
-/// `Postgres` trait, `dynamodb://` the `DynamoDB` trait. A URL of a store this build lacks is refused with a message that says how to get it.
+/// `Postgres` trait, `redis://` and `rediss://` the `Redis` trait, `dynamodb://` the `DynamoDB` trait. A URL of a store this build lacks is refused with a message that says how to get it.
 public struct StoreLocation: Sendable, CustomStringConvertible {
     /// The kinds of store a location can name.
     public enum Kind: Sendable {
@@ -34,6 +37,10 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         #if Postgres
         /// A PostgreSQL server.
         case postgres(PostgresCircuitStore.Configuration)
+        #endif
+        #if Redis
+        /// A Redis server.
+        case redis(RedisCircuitStore.Configuration)
         #endif
         #if DynamoDB
         /// A DynamoDB table.
@@ -70,6 +77,16 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
             #else
             throw StoreLocationError.missingTrait("PostgreSQL", trait: "Postgres")
             #endif
+        case "redis", "rediss":
+            #if Redis
+            do {
+                self.init(.redis(try RedisCircuitStore.Configuration(url: text)))
+            } catch {
+                throw StoreLocationError(error.message)
+            }
+            #else
+            throw StoreLocationError.missingTrait("Redis", trait: "Redis")
+            #endif
         case "dynamodb":
             #if DynamoDB
             do {
@@ -94,6 +111,9 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         #if Postgres
         case .postgres(let configuration): configuration.location
         #endif
+        #if Redis
+        case .redis(let configuration): configuration.location
+        #endif
         #if DynamoDB
         case .dynamodb(let configuration): configuration.location
         #endif
@@ -104,20 +124,23 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
     public struct Options: Sendable {
         /// The SQLite store's configuration. Default: the store's defaults.
         public var sqlite: SQLiteCircuitStore.Configuration
-        /// Refuse a SQLite file that does not exist yet, instead of creating an empty database: for programs that
-        /// only read or operate existing circuits, where a mistyped path must not look like an empty store.
-        /// Default `false`.
-        public var sqliteFileMustExist: Bool
+        /// Refuse a store that does not exist yet, instead of creating it, with ``CircuitStoreError/Code/missing``
+        /// and without writing anything: a SQLite file that does not exist, a PostgreSQL database without
+        /// Circuitry's tables, a DynamoDB table that does not exist (even with `create_table=true`). For programs that
+        /// only read or operate existing circuits, where a mistyped path, schema or table must not look like an empty
+        /// store. Default `false`: a SQLite file and PostgreSQL tables are created, a DynamoDB table only with
+        /// `create_table=true`.
+        public var mustExist: Bool
         /// The most connections a server store's pool opens; `nil` keeps the URL's or the store's default.
         public var maximumConnections: Int?
 
         /// Creates options with the defaults.
         public init(
             sqlite: SQLiteCircuitStore.Configuration = SQLiteCircuitStore.Configuration(),
-            sqliteFileMustExist: Bool = false, maximumConnections: Int? = nil
+            mustExist: Bool = false, maximumConnections: Int? = nil
         ) {
             self.sqlite = sqlite
-            self.sqliteFileMustExist = sqliteFileMustExist
+            self.mustExist = mustExist
             self.maximumConnections = maximumConnections
         }
     }
@@ -134,8 +157,14 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
     ) async throws -> Value {
         switch kind {
         case .sqlite(let path):
-            if options.sqliteFileMustExist, !FileManager.default.fileExists(atPath: path) {
-                throw CircuitStoreError(code: .cannotOpen, message: "there is no database file", location: path)
+            if options.mustExist, !FileManager.default.fileExists(atPath: path) {
+                // A missing folder is not a missing database: it is reported as the store reports it when creating.
+                let folder = URL(fileURLWithPath: path).deletingLastPathComponent().path
+                guard FileManager.default.fileExists(atPath: folder) else {
+                    throw CircuitStoreError(
+                        code: .cannotOpen, message: "the folder \(folder) does not exist", location: path)
+                }
+                throw CircuitStoreError(code: .missing, message: "there is no database file", location: path)
             }
             let store = try SQLiteCircuitStore(path: path, configuration: options.sqlite)
             defer { store.close() }
@@ -143,12 +172,21 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         #if Postgres
         case .postgres(var configuration):
             if let maximum = options.maximumConnections { configuration.maximumConnections = maximum }
+            if options.mustExist { configuration.createsTables = false }
             return try await PostgresCircuitStore.withStore(
                 configuration: configuration, logger: logger, isolation: isolation
             ) { try await body($0) }
         #endif
+        #if Redis
+        case .redis(var configuration):
+            if let maximum = options.maximumConnections { configuration.maximumConnections = maximum }
+            return try await RedisCircuitStore.withStore(
+                configuration: configuration, logger: logger, isolation: isolation
+            ) { try await body($0) }
+        #endif
         #if DynamoDB
-        case .dynamodb(let configuration):
+        case .dynamodb(var configuration):
+            if options.mustExist { configuration.createTableIfMissing = false }
             // Nothing to run or close: requests go through a process-wide HTTP client.
             let store = try DynamoDBCircuitStore(configuration: configuration, logger: logger)
             try await store.prepare()
@@ -162,6 +200,9 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         var schemes: [String] = []
         #if Postgres
         schemes += ["postgres://", "postgresql://"]
+        #endif
+        #if Redis
+        schemes += ["redis://", "rediss://"]
         #endif
         #if DynamoDB
         schemes += ["dynamodb://"]

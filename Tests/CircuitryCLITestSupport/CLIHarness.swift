@@ -171,6 +171,17 @@ package final class CLIHarness {
         return destination
     }
 
+    /// `init`, then `reset NAME --create` for each name: a database with these circuits, closed, for a test to start
+    /// from (no other subcommand creates a database or, without `--create`, a circuit).
+    package func create(_ names: String..., sourceLocation: SourceLocation = #_sourceLocation) async throws {
+        let initialized = try await run(["init"] + db, sourceLocation: sourceLocation)
+        #expect(initialized.status == 0, "\(initialized)", sourceLocation: sourceLocation)
+        for name in names {
+            let created = try await run(["reset", name, "--create"] + db, sourceLocation: sourceLocation)
+            #expect(created.status == 0, "\(created)", sourceLocation: sourceLocation)
+        }
+    }
+
     /// `show NAME --json`, decoded.
     package func circuit(_ name: String, sourceLocation: SourceLocation = #_sourceLocation) async throws -> [String:
         Any]

@@ -31,6 +31,6 @@ package func everySubcommand(db: String, marker: String) -> [[String]] {
         ["run", "--circuit", "x", "--db", db, "--", "sh", "-c", "echo ran > '\(marker)'"],
         ["list", "--db", db], ["show", "x", "--db", db], ["trip", "x", "--db", db], ["close", "x", "--db", db],
         ["reset", "x", "--db", db], ["forget", "x", "--db", db], ["history", "--db", db],
-        ["prune", "--idle", "1h", "--db", db],
+        ["prune", "--idle", "1h", "--db", db], ["init", "--db", db],
     ]
 }

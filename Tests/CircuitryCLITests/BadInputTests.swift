@@ -66,33 +66,16 @@ import Testing
 
     @Test func busyPastTheBound() async throws {
         let cli = try CLIHarness()
-        #expect(try await cli.run(["reset", "x"] + cli.db).status == 0)
-        // Another process holds the write lock: the sqlite3 shell, inside BEGIN IMMEDIATE, until its input closes.
-        let holder = Process()
-        holder.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        holder.arguments = ["sqlite3", cli.databasePath]
-        let input = Pipe()
-        let outputPath = cli.path("holder-output")
-        _ = FileManager.default.createFile(atPath: outputPath, contents: nil)
-        holder.standardInput = input
-        holder.standardOutput = try FileHandle(forWritingTo: URL(fileURLWithPath: outputPath))
-        try holder.run()
-        defer {
-            try? input.fileHandleForWriting.close()
-            holder.waitUntilExit()
+        try await cli.create("x")
+        let result = try await cli.whileWriteLocked {
+            let started = ContinuousClock.now
+            let result = try await cli.run(["trip", "x"] + cli.db)
+            #expect(ContinuousClock.now - started < .seconds(20), "the wait is bounded")
+            // A read needs no lock.
+            #expect(try await cli.run(["show", "x"] + cli.db).status == 0)
+            return result
         }
-        input.fileHandleForWriting.write(Data("BEGIN IMMEDIATE;\nSELECT 'locked';\n".utf8))
-        let locked = await cli.eventually {
-            (try? String(contentsOfFile: outputPath, encoding: .utf8))?.contains("locked") == true
-        }
-        try #require(locked)
-
-        let started = ContinuousClock.now
-        let result = try await cli.run(["trip", "x"] + cli.db)
         expectStorageError(result, location: cli.databasePath, cause: "busy")
-        #expect(ContinuousClock.now - started < .seconds(20), "the wait is bounded")
-        // A read needs no lock.
-        #expect(try await cli.run(["show", "x"] + cli.db).status == 0)
     }
 
     @Test(arguments: [
@@ -120,16 +103,20 @@ import Testing
         #expect(!FileManager.default.fileExists(atPath: cli.path("ran")))
     }
 
-    @Test func missingFileForTheCommandsThatOnlyRead() async throws {
+    /// Only `run` and `init` create a database: every other subcommand refuses a missing file, and leaves none.
+    @Test func missingFileForEverySubcommandButRunAndInit() async throws {
         let cli = try CLIHarness()
-        for arguments in [["list"], ["show", "x"], ["history"]] {
-            expectStorageError(
-                try await cli.run(arguments + cli.db), location: cli.databasePath, cause: "no database file")
+        for arguments in everySubcommand(db: cli.databasePath, marker: cli.path("ran"))
+        where !["run", "init"].contains(arguments[0]) {
+            let result = try await cli.run(arguments)
+            expectStorageError(result, location: cli.databasePath, cause: "no database file")
+            #expect(result.stderr.contains("circuitry init creates it"), "\(result)")
+            let left = try FileManager.default.contentsOfDirectory(atPath: cli.folder.path)
+            #expect(!left.contains { $0.hasPrefix("breakers.sqlite") }, "\(arguments) left \(left)")
         }
-        #expect(!FileManager.default.fileExists(atPath: cli.databasePath), "reading does not create a database")
     }
 
-    @Test(arguments: ["5x", "10", "ms", "-1s", "0s", "1.5s", "", "99999999999999h"])
+    @Test(arguments: ["5x", "10", "ms", "-1s", "0s", "1.5ms", "", "99999999999999h", "1m1h", "1M"])
     func badDuration(text: String) async throws {
         let cli = try CLIHarness()
         let forRun = try await cli.run(["run", "--circuit", "x", "--open-for", text] + cli.db + ["--", "true"])
@@ -188,6 +175,7 @@ import Testing
 @Suite struct ReadOnlyLocationTests {
     @Test func aDatabaseThisProcessMayNotWriteIsRefusedAndLeftAlone() async throws {
         let cli = try CLIHarness()
+        try await cli.create("x")
         #expect(try await cli.run(["trip", "x", "--reason", "kept"] + cli.db).status == 0)
         let before = FileManager.default.contents(atPath: cli.databasePath)
         let asRoot = geteuid() == 0
@@ -236,7 +224,7 @@ import Testing
             #expect(result.stderr.contains(cli.databasePath), "\(arguments): \(result)")
         }
         let fresh = cli.path("new.sqlite")
-        let created = try runLimited(["trip", "y", "--db", fresh])
+        let created = try runLimited(["init", "--db", fresh])
         #expect(created.status == 74, "\(created)")
         #expect(created.stderr.contains("is not writable"), "\(created)")
         #expect(!FileManager.default.fileExists(atPath: fresh))

@@ -97,7 +97,7 @@ import Darwin
     @Test(arguments: [SIGTERM, SIGINT, SIGHUP])
     func signalToCircuitryIsPassedOnAndCountsNeitherWay(signal: Int32) async throws {
         let cli = try CLIHarness()
-        #expect(try await cli.run(["reset", "s"] + cli.db).status == 0)
+        try await cli.create("s")
         let pidFile = cli.path("child.pid")
         let launched = try cli.launch(
             ["run", "--circuit", "s"] + cli.db + [
@@ -141,7 +141,7 @@ import Darwin
     /// A signal passed on reaches the command's whole group: a shell that waits for its child ends with it.
     @Test func aSignalPassedOnReachesEverythingTheCommandStarted() async throws {
         let cli = try CLIHarness()
-        #expect(try await cli.run(["reset", "fan-out"] + cli.db).status == 0)
+        try await cli.create("fan-out")
         let sleeper = cli.path("sleeper.pid")
         let launched = try cli.launch(
             ["run", "--circuit", "fan-out"] + cli.db + [
@@ -162,7 +162,7 @@ import Darwin
     @Test(arguments: [SIGTERM, SIGINT])
     func commandExitingWith128PlusTheSignalPassedOnCountsNeitherWay(signal: Int32) async throws {
         let cli = try CLIHarness()
-        #expect(try await cli.run(["reset", "jvm"] + cli.db).status == 0)
+        try await cli.create("jvm")
         let ready = cli.path("ready")
         let name = signal == SIGTERM ? "TERM" : "INT"
         let launched = try cli.launch(
@@ -215,7 +215,7 @@ import Darwin
     @Test(.enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/script")))
     func jobControlInAnInteractiveShell() async throws {
         let cli = try CLIHarness()
-        #expect(try await cli.run(["reset", "interrupted"] + cli.db).status == 0)
+        try await cli.create("interrupted")
         let (ready, typescript) = (cli.path("ready"), cli.path("typescript"))
         let run = "\(CLIHarness.binary.path) run --db \(cli.databasePath) --circuit"
         let announce = "echo \\$\\$ > \(ready).tmp; mv \(ready).tmp \(ready)"
@@ -262,7 +262,7 @@ import Darwin
 
     @Test func missingCommandExits127AndCountsNothing() async throws {
         let cli = try CLIHarness()
-        #expect(try await cli.run(["reset", "m"] + cli.db).status == 0)
+        try await cli.create("m")
         let result = try await cli.run(["run", "--circuit", "m"] + cli.db + ["--", "no-such-command-\(UUID())"])
         #expect(result.status == 127, "\(result)")
         #expect(result.stderr.hasPrefix("circuitry: cannot run \"no-such-command-"))
@@ -277,7 +277,7 @@ import Darwin
             ["run", "--circuit", "shared", "--failure-threshold", "\(threshold)", "--open-for", "5m"] + cli.db
             + ["--", "sh", "-c", "echo x >> '\(runs)'; exit 1"]
         // Create the database first, so that the four start on an existing file.
-        #expect(try await cli.run(["reset", "shared"] + cli.db).status == 0)
+        try await cli.create("shared")
         let statuses = try await withThrowingTaskGroup(of: [Int32].self) { group in
             for _ in 0..<4 {
                 group.addTask {

@@ -222,6 +222,9 @@ import Testing
             }
             return delta
         }
+        // A circuit's first admission writes its record (its life's first generation), once.
+        let first = await cost { _ = try await breaker.acquire() }
+        #expect(first == ["GetItem": 2, "PutItem": 1], "a new circuit's record is written at its first call")
         let admitted = await cost { _ = try await breaker.acquire() }
         #expect(admitted == ["GetItem": 1], "a closed circuit admits with one read")
         let succeeded = await cost { _ = try await breaker.execute { 1 } }

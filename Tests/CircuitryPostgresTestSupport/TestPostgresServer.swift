@@ -1,3 +1,4 @@
+import CircuitryTestSupport
 import Foundation
 import Synchronization
 
@@ -26,7 +27,7 @@ package final class TestPostgresServer: Sendable {
         try await sharedServer.value
     }
 
-    private static let sharedServer = Task { try TestPostgresServer() }
+    private static let sharedServer = Task { try await TestPostgresServer.make() }
 
     package let port: Int
     package let folder: String
@@ -42,8 +43,12 @@ package final class TestPostgresServer: Sendable {
     }
 
     /// Creates the cluster with `initdb` and starts the server, with `environment` added to its own; returns once it
-    /// accepts connections.
-    package init(environment: [String: String] = [:]) throws {
+    /// accepts connections. The waiting happens on a thread of its own (see ``onThreadOfItsOwn(_:)``).
+    package static func make(environment: [String: String] = [:]) async throws -> TestPostgresServer {
+        try await onThreadOfItsOwn { try TestPostgresServer(environment: environment) }
+    }
+
+    private init(environment: [String: String]) throws {
         self.environment = environment
         guard FileManager.default.isExecutableFile(atPath: Self.binaries + "/initdb") else {
             throw Failure(
@@ -65,7 +70,7 @@ package final class TestPostgresServer: Sendable {
         try run(
             Self.binaries + "/initdb",
             ["-D", dataFolder, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8", "--locale=C"])
-        try start()
+        try startBlocking()
     }
 
     /// `postgres://postgres@127.0.0.1:<port>/<database>` with extra query parameters.
@@ -74,7 +79,11 @@ package final class TestPostgresServer: Sendable {
     }
 
     /// Starts the server on the existing cluster and waits until it accepts connections.
-    package func start() throws {
+    package func start() async throws {
+        try await onThreadOfItsOwn { try self.startBlocking() }
+    }
+
+    private func startBlocking() throws {
         let server = Process()
         let arguments = [
             "-D", dataFolder, "-p", "\(port)", "-c", "listen_addresses=127.0.0.1",
@@ -110,10 +119,17 @@ package final class TestPostgresServer: Sendable {
 
     /// Stops the server: `fast` rolls back open transactions and shuts down cleanly; `immediate` is a crash, after
     /// which the next start replays the WAL.
-    package func stop(immediate: Bool = false) {
+    /// Stops the server as a crash would, without waiting for it to go (for `defer`): its watchdog removes the
+    /// folder once this process has ended.
+    package func abandon() {
+        guard let server = process.withLock({ $0.take() }) else { return }
+        kill(server.processIdentifier, SIGQUIT)
+    }
+
+    package func stop(immediate: Bool = false) async {
         guard let server = process.withLock({ $0.take() }) else { return }
         kill(server.processIdentifier, immediate ? SIGQUIT : SIGINT)
-        server.waitUntilExit()
+        _ = try? await onThreadOfItsOwn { server.waitUntilExit() }
     }
 
     /// Freezes (SIGSTOP) or thaws (SIGCONT) the server and every backend: a server that stops answering without
@@ -129,7 +145,11 @@ package final class TestPostgresServer: Sendable {
 
     /// Runs SQL through `psql` and returns its unaligned output.
     @discardableResult
-    package func psql(_ sql: String, database: String = "postgres") throws -> String {
+    package func psql(_ sql: String, database: String = "postgres") async throws -> String {
+        try await onThreadOfItsOwn { try self.psqlBlocking(sql, database: database) }
+    }
+
+    private func psqlBlocking(_ sql: String, database: String) throws -> String {
         let output = Pipe()
         let process = Process()
         process.executableURL = URL(fileURLWithPath: Self.binaries + "/psql")
@@ -230,11 +250,11 @@ package final class TestPostgresServer: Sendable {
         server.startWatchdog()
     }
 
+    /// At exit: stops every server at once, without waiting. Waiting for a `Process` needs Foundation's run loop,
+    /// which may be gone at exit (the test process then never ended); each server's watchdog waits for the server to
+    /// go and removes its folder once this process has ended.
     private static func cleanUpAll() {
-        for server in servers.withLock({ $0 }) {
-            server.stop(immediate: true)
-            try? FileManager.default.removeItem(atPath: server.folder)
-        }
+        for server in servers.withLock({ $0 }) { server.abandon() }
     }
 
     /// A shell in its own session that waits for this process to end, then stops the server (whichever process

@@ -28,7 +28,7 @@ private struct CommandLineDatabase {
             self.server = try await TestPostgresServer.shared()
         }
         name = RunningStores.freshSchema()
-        try self.server.psql("CREATE DATABASE \(name)")
+        try await self.server.psql("CREATE DATABASE \(name)")
         cli = try CLIHarness(database: "postgres://postgres:\(Self.password)@127.0.0.1:\(self.server.port)/\(name)")
     }
 
@@ -37,7 +37,7 @@ private struct CommandLineDatabase {
 
     /// Runs SQL in this database, bypassing the command: to check what it wrote, or to age a row.
     @discardableResult
-    func psql(_ sql: String) throws -> String { try server.psql(sql, database: name) }
+    func psql(_ sql: String) async throws -> String { try await server.psql(sql, database: name) }
 
     /// Runs `circuitry`, and checks that nothing it printed contains the password.
     func run(
@@ -74,7 +74,9 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         let succeeded = try await db.run(run + ["sh", "-c", "echo hello"])
         #expect(succeeded.status == 0, "\(succeeded)")
         #expect(succeeded.stdout == "hello\n")
-        #expect(try db.psql("SELECT successes || '/' || failures FROM circuit_status WHERE name = 'upstream'") == "1/0")
+        #expect(
+            try await db.psql("SELECT successes || '/' || failures FROM circuit_status WHERE name = 'upstream'")
+                == "1/0")
 
         let failed = try await db.run(run + ["sh", "-c", "exit 3"])
         #expect(failed.status == 3, "the command's own status: \(failed)")
@@ -84,7 +86,7 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         #expect(circuit["consecutive_failures"] as? Int == 1)
 
         #expect(try await db.run(run + ["false"]).status == 1)
-        #expect(try db.psql("SELECT state FROM circuit_status WHERE name = 'upstream'") == "open")
+        #expect(try await db.psql("SELECT state FROM circuit_status WHERE name = 'upstream'") == "open")
 
         let marker = db.cli.path("ran")
         let rejected = try await db.run(run + ["sh", "-c", "echo ran > '\(marker)'"])
@@ -112,7 +114,7 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         let tripped = try await db.run(["trip", "c", "--reason", "maintenance", "--for", "10m"] + db.cli.db)
         #expect(tripped.status == 0, "\(tripped)")
         #expect(tripped.stdout.hasPrefix("c: forced open until "))
-        #expect(try db.psql("SELECT override FROM circuit_status WHERE name = 'c'") == "forced-open")
+        #expect(try await db.psql("SELECT override FROM circuit_status WHERE name = 'c'") == "forced-open")
 
         let rejected = try await db.run(run)
         #expect(rejected.status == 75, "\(rejected)")
@@ -128,21 +130,22 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
     @Test func tripForIsCountedOnTheServersClockNotOnThisHosts() async throws {
         let library = try #require(
             Self.fakeTimeLibrary, "libfaketime is not installed (apt-get install libfaketime; .ci/run installs it)")
-        let ahead = try TestPostgresServer(
+        let ahead = try await TestPostgresServer.make(
             environment: ["LD_PRELOAD": library, "FAKETIME": "+10m", "FAKETIME_DONT_FAKE_MONOTONIC": "1"])
-        defer { ahead.stop() }
-        let serverNow = try #require(Int64(try ahead.psql("SELECT \(Self.serverMilliseconds)")))
+        defer { ahead.abandon() }
+        let serverNow = try #require(Int64(try await ahead.psql("SELECT \(Self.serverMilliseconds)")))
         #expect(serverNow - Timestamp(Date()).millisecondsSince1970 > 590_000, "the server runs 10 minutes ahead")
         let db = try await CommandLineDatabase(on: ahead)
+        #expect(try await db.run(["init"] + db.cli.db).status == 0)
 
-        let tripped = try await db.run(["trip", "late", "--for", "5m"] + db.cli.db)
+        let tripped = try await db.run(["trip", "late", "--for", "5m", "--create"] + db.cli.db)
         #expect(tripped.status == 0, "\(tripped)")
         // Both in the server's milliseconds: the end, and the time of the transition the trip committed.
-        let until = try db.psql("SELECT override_until FROM circuits WHERE name = 'late'")
-        let at = try db.psql("SELECT at FROM transitions WHERE circuit = 'late'")
+        let until = try await db.psql("SELECT override_until FROM circuits WHERE name = 'late'")
+        let at = try await db.psql("SELECT at FROM transitions WHERE circuit = 'late'")
         #expect(Int64(until).map { $0 - (Int64(at) ?? 0) } == 300_000, "until \(until), tripped at \(at)")
         let shown = try #require(try await db.circuit("late")["override_until"] as? String)
-        #expect(tripped.stdout == "late: forced open until \(shown)\n", "\(tripped)")
+        #expect(tripped.stdout == "late: forced open until \(shown) (for 5m)\n", "\(tripped)")
 
         let marker = db.cli.path("ran")
         let rejected = try await db.run(["run", "--circuit", "late"] + db.cli.db + ["--", "touch", marker])
@@ -205,14 +208,15 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         #expect(entries.map { $0["circuit"] as? String } == ["svc"])
 
         let unknown = try await db.run(["show", "unknown"] + db.cli.db)
-        #expect(unknown.status == 1, "\(unknown)")
-        #expect(unknown.stderr == "circuitry: no circuit named \"unknown\" in \(db.shownURL)\n")
+        #expect(unknown.status == 66, "\(unknown)")
+        #expect(unknown.stderr == "circuitry: no circuit \"unknown\" in \(db.shownURL)\n")
     }
 
     @Test func closeResetForgetAndPrune() async throws {
         let db = try await CommandLineDatabase()
         let failing = ["run", "--circuit", "c", "--failure-threshold", "1"] + db.cli.db + ["--", "false"]
-        let closed = try await db.run(["close", "c", "--reason", "known issue"] + db.cli.db)
+        #expect(try await db.run(["init"] + db.cli.db).status == 0)
+        let closed = try await db.run(["close", "c", "--reason", "known issue", "--create"] + db.cli.db)
         #expect(closed.status == 0, "\(closed)")
         #expect(closed.stdout == "c: forced closed until it is reset\n")
         for _ in 0..<2 { #expect(try await db.run(failing).status == 1) }
@@ -228,20 +232,25 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         #expect(circuit["override"] is NSNull)
         #expect(circuit["failures"] as? Int == 0)
         #expect(try await db.run(failing).status == 1)
-        #expect(try db.psql("SELECT state FROM circuit_status WHERE name = 'c'") == "open", "no longer held closed")
+        #expect(
+            try await db.psql("SELECT state FROM circuit_status WHERE name = 'c'") == "open", "no longer held closed")
 
         let forgotten = try await db.run(["forget", "c"] + db.cli.db)
         #expect(forgotten.status == 0, "\(forgotten)")
         #expect(forgotten.stdout == "c: forgotten\n")
-        #expect(try db.psql("SELECT count(*) FROM circuits WHERE name = 'c'") == "0")
+        #expect(try await db.psql("SELECT count(*) FROM circuits WHERE name = 'c'") == "0")
         let again = try await db.run(["forget", "c"] + db.cli.db)
-        #expect(again.status == 1, "\(again)")
-        #expect(again.stderr == "circuitry: no circuit named \"c\" in \(db.shownURL)\n")
+        #expect(again.status == 66, "\(again)")
+        #expect(
+            again.stderr
+                == "circuitry: no circuit \"c\" in \(db.shownURL) (its history is kept: it was forgotten or pruned)\n")
 
-        for name in ["old", "fresh"] { #expect(try await db.run(["reset", name] + db.cli.db).status == 0) }
-        #expect(try await db.run(["trip", "held"] + db.cli.db).status == 0)
+        for name in ["old", "fresh"] {
+            #expect(try await db.run(["reset", name, "--create"] + db.cli.db).status == 0)
+        }
+        #expect(try await db.run(["trip", "held", "--create"] + db.cli.db).status == 0)
         // Two hours ago, as the server's clock goes: idle, but `held` is forced open and stays.
-        try db.psql("UPDATE circuits SET updated_at = updated_at - 7200000 WHERE name IN ('old', 'held')")
+        try await db.psql("UPDATE circuits SET updated_at = updated_at - 7200000 WHERE name IN ('old', 'held')")
         let pruned = try await db.run(["prune", "--idle", "1h"] + db.cli.db)
         #expect(pruned.status == 0, "\(pruned)")
         #expect(pruned.stdout == "old\n")
@@ -250,12 +259,52 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
         #expect(left.map { $0["name"] as? String } == ["fresh", "held"])
     }
 
+    /// A database without Circuitry's tables: the subcommands that only read or operate circuits refuse it and create
+    /// nothing (a mistyped schema must not become an empty set of tables); `init` creates them; a mistyped circuit is
+    /// refused as on SQLite.
+    @Test func onlyInitAndRunCreateTablesAndATypoCreatesNoCircuit() async throws {
+        let db = try await CommandLineDatabase()
+        let tables =
+            "SELECT count(*) FROM pg_catalog.pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')"
+        for arguments in [
+            ["list"], ["show", "x"], ["history"], ["trip", "x", "--create"], ["prune", "--idle", "1h"],
+        ] {
+            let result = try await db.run(arguments + db.cli.db)
+            expectStorageError(result, location: db.shownURL, cause: "no Circuitry tables")
+            #expect(result.stderr.contains("(missing)"), "\(arguments): \(result)")
+        }
+        let typo = db.cli.database.replacingOccurrences(of: "/\(db.name)", with: "/\(db.name)?schema=circuitz")
+        expectStorageError(try await db.run(["list", "--db", typo]), location: "schema=circuitz", cause: "missing")
+        #expect(try await db.psql(tables) == "0", "nothing was created")
+        #expect(try await db.psql("SELECT count(*) FROM pg_namespace WHERE nspname = 'circuitz'") == "0")
+
+        let initialized = try await db.run(["init"] + db.cli.db)
+        #expect(initialized.status == 0, "\(initialized)")
+        #expect(initialized.stdout == "\(db.shownURL): Circuitry's tables are ready, with 0 circuit(s)\n")
+        let listed = try await db.run(["list"] + db.cli.db)
+        #expect(listed.status == 0 && listed.stdout == "", "\(listed)")
+
+        #expect(try await db.run(["run", "--circuit", "upstream"] + db.cli.db + ["--", "true"]).status == 0)
+        let refused = try await db.run(["trip", "upstrem", "--for", "10m"] + db.cli.db)
+        #expect(refused.status == 66, "\(refused)")
+        #expect(
+            refused.stderr
+                == "circuitry: no circuit \"upstrem\" in \(db.shownURL); did you mean \"upstream\"? "
+                + "To create it, add --create.\n")
+        #expect(try await db.psql("SELECT count(*) FROM circuits") == "1", "nothing was written")
+        #expect(try await db.psql("SELECT count(*) FROM transitions") == "0")
+    }
+
     @Test func databaseComesFromTheEnvironmentWhenDbIsNotGiven() async throws {
         let db = try await CommandLineDatabase()
         let environment = ["CIRCUITRY_DB": db.cli.database]
-        let tripped = try await db.run(["trip", "env", "--reason", "from the environment"], environment: environment)
+        #expect(try await db.run(["init"], environment: environment).status == 0)
+        let tripped = try await db.run(
+            ["trip", "env", "--reason", "from the environment", "--create"], environment: environment)
         #expect(tripped.status == 0, "\(tripped)")
-        #expect(try db.psql("SELECT override_reason FROM circuit_status WHERE name = 'env'") == "from the environment")
+        #expect(
+            try await db.psql("SELECT override_reason FROM circuit_status WHERE name = 'env'") == "from the environment"
+        )
         let listed = try await db.run(["list", "--json"], environment: environment)
         #expect(try jsonLines(listed.stdout).map { $0["name"] as? String } == ["env"])
         let rejected = try await db.run(["run", "--circuit", "env", "--", "true"], environment: environment)
@@ -348,11 +397,12 @@ private func expectNoPassword(_ result: CLIHarness.Outcome, sourceLocation: Sour
     @Test(arguments: [SIGINT, SIGTERM])
     func historyFollowPrintsNewTransitionsUntilASignal(signal: Int32) async throws {
         let db = try await CommandLineDatabase()
-        #expect(try await db.run(["trip", "first"] + db.cli.db).status == 0)
+        #expect(try await db.run(["init"] + db.cli.db).status == 0)
+        #expect(try await db.run(["trip", "first", "--create"] + db.cli.db).status == 0)
         let follower = try db.cli.launch(["history", "--follow", "--json"] + db.cli.db)
         let sawFirst = await db.cli.eventually { follower.stdoutSoFar.split(separator: "\n").count == 1 }
         #expect(sawFirst, "\(follower.stdoutSoFar)")
-        #expect(try await db.run(["trip", "second", "--reason", "later"] + db.cli.db).status == 0)
+        #expect(try await db.run(["trip", "second", "--reason", "later", "--create"] + db.cli.db).status == 0)
         let sawSecond = await db.cli.eventually { follower.stdoutSoFar.split(separator: "\n").count == 2 }
         #expect(sawSecond, "\(follower.stdoutSoFar)")
 

@@ -80,13 +80,14 @@ import Testing
             _ = try? await breakers.breaker(for: "send-email/t1").execute { () async throws -> Int in throw Boom() }
         }
         // The generation is a circuit's first (drawn from the hour and a random number) plus one.
-        let status = try server.psql("SELECT name, state FROM \(schema).jobs_circuit_status")
+        let status = try await server.psql("SELECT name, state FROM \(schema).jobs_circuit_status")
         #expect(status == "send-email/t1|open")
-        let log = try server.psql("SELECT circuit, from_state, to_state, actor FROM \(schema).jobs_transition_log")
+        let log = try await server.psql(
+            "SELECT circuit, from_state, to_state, actor FROM \(schema).jobs_transition_log")
         #expect(log == "send-email/t1|closed|open|test")
-        let at = try server.psql("SELECT at FROM \(schema).jobs_transition_log")
+        let at = try await server.psql("SELECT at FROM \(schema).jobs_transition_log")
         #expect(at.hasPrefix("2027-01-15 08:00:00"), "times are shown as UTC timestamps: \(at)")
-        #expect(try server.psql("SELECT version FROM \(schema).jobs_circuitry_schema") == "1")
+        #expect(try await server.psql("SELECT version FROM \(schema).jobs_circuitry_schema") == "1")
     }
 
     @Test func newerSchemaAndForeignTablesAreRefusedAndLeftAlone() async throws {
@@ -95,21 +96,22 @@ import Testing
         let foreign = RunningStores.freshSchema()
         try await withRunningStores { stores in
             try await stores.store(on: server, schema: newer).prepare()
-            try server.psql("UPDATE \(newer).circuitry_schema SET version = 99")
+            try await server.psql("UPDATE \(newer).circuitry_schema SET version = 99")
             let refused = await #expect(throws: CircuitStoreError.self) {
                 try await stores.store(on: server, schema: newer).prepare()
             }
             #expect(refused?.code == .newerSchema)
             #expect(refused?.location == "postgres://postgres@127.0.0.1:\(server.port)/postgres?schema=\(newer)")
-            #expect(try server.psql("SELECT version FROM \(newer).circuitry_schema") == "99")
+            #expect(try await server.psql("SELECT version FROM \(newer).circuitry_schema") == "99")
 
-            try server.psql("CREATE SCHEMA \(foreign); CREATE TABLE \(foreign).circuits (id int)")
+            try await server.psql("CREATE SCHEMA \(foreign); CREATE TABLE \(foreign).circuits (id int)")
             let other = await #expect(throws: CircuitStoreError.self) {
                 _ = try await stores.store(on: server, schema: foreign).list()
             }
             #expect(other?.code == .foreignDatabase)
             #expect(
-                try server.psql("SELECT count(*) FROM information_schema.tables WHERE table_schema = '\(foreign)'")
+                try await server.psql(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_schema = '\(foreign)'")
                     == "1")
         }
     }
@@ -126,7 +128,7 @@ import Testing
                 try await group.waitForAll()
             }
         }
-        #expect(try server.psql("SELECT count(*) FROM \(schema).circuitry_schema") == "1")
+        #expect(try await server.psql("SELECT count(*) FROM \(schema).circuitry_schema") == "1")
     }
 
     /// Two processes (here: two stores with their own pools) writing a brand-new circuit at once: both updates
@@ -226,7 +228,7 @@ import Testing
             let store = try await stores.preparedStore(on: server, schema: schema) { $0.operationTimeout = .seconds(1) }
             // psql holds the row lock for 6 s, far past the store's bound.
             let holder = Task.detached {
-                try server.psql(
+                try await server.psql(
                     "BEGIN; SELECT 1 FROM \(schema).circuits WHERE name = 'x' FOR UPDATE; SELECT pg_sleep(6); COMMIT")
             }
             // Once psql sleeps, it holds the lock (taken by the statement before). Waited for, not guessed: on a
@@ -234,7 +236,7 @@ import Testing
             let sleeping =
                 "SELECT count(*) FROM pg_stat_activity WHERE wait_event = 'PgSleep' AND query LIKE '%\(schema)%'"
             var waited = 0
-            while try server.psql(sleeping) == "0", waited < 3000 {
+            while try await server.psql(sleeping) == "0", waited < 3000 {
                 try await Task.sleep(for: .milliseconds(10))
                 waited += 1
             }

@@ -11,8 +11,8 @@ import Testing
 @Suite struct PostgresRestartTests {
     @Test(arguments: [false, true])
     func serverRestartMidRun(crash: Bool) async throws {
-        let server = try TestPostgresServer()
-        defer { server.stop(immediate: true) }
+        let server = try await TestPostgresServer.make()
+        defer { server.abandon() }
         try await withRunningStores { stores in
             let store = try await stores.preparedStore(on: server, schema: "restart") {
                 $0.operationTimeout = .seconds(1)
@@ -25,7 +25,7 @@ import Testing
             }
 
             // `crash`: SIGQUIT, the server dies without a checkpoint and replays its WAL on start.
-            server.stop(immediate: crash)
+            await server.stop(immediate: crash)
             var codes: Set<CircuitStoreError.Code> = []
             for _ in 0..<3 {
                 do {
@@ -39,7 +39,7 @@ import Testing
             #expect(codes.isSubset(of: [.connectionLost, .cannotOpen, .busy]), "\(codes)")
             #expect(codes.contains(.connectionLost) || codes.contains(.cannotOpen), "\(codes)")
 
-            try server.start()
+            try await server.start()
             // The pool reconnects with its own backoff; the store recovers without being recreated.
             try await firstSuccess(of: increment)
             committed += 1
@@ -56,10 +56,10 @@ import Testing
     /// operation fails with a typed error within its timeout (plus the grace before the connection is closed), and
     /// the store recovers when the server answers again, with nothing committed lost.
     @Test func serverThatStopsAnsweringIsATypedErrorNotAHang() async throws {
-        let server = try TestPostgresServer()
+        let server = try await TestPostgresServer.make()
         defer {
             server.freeze(false)
-            server.stop(immediate: true)
+            server.abandon()
         }
         try await withRunningStores { stores in
             let store = try await stores.preparedStore(on: server, schema: "frozen") {

@@ -335,8 +335,11 @@ struct CrossProcessTests {
         let rounds = store == .sqlite ? 5 : 3
         for round in 1...rounds {
             let path = lab.newDatabase("new-\(round)")
-            if let schema = Lab.schema(of: path) {
-                #expect(try lab.server?.psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)'") == "0")
+            if let prefix = Lab.prefix(of: path) {
+                #expect(try lab.redisServer?.cli(["EXISTS", "{\(prefix)}:meta"]) == "0")
+            } else if let schema = Lab.schema(of: path) {
+                #expect(
+                    try await lab.server?.psql("SELECT count(*) FROM pg_namespace WHERE nspname = '\(schema)'") == "0")
             } else {
                 #expect(!FileManager.default.fileExists(atPath: path))
             }
@@ -351,12 +354,18 @@ struct CrossProcessTests {
             #expect(
                 reports.allSatisfy { $0.errors.isEmpty && $0.recordErrors == 0 && $0.failuresRun == 1 },
                 "\(reports.flatMap(\.errors))")
+            if let prefix = Lab.prefix(of: path) {
+                // The keys marked as Circuitry's once, and every process's call counted.
+                #expect(try lab.redisServer?.cli(["HGETALL", "{\(prefix)}:meta"]) == "version\n1")
+                #expect(try await lab.record("startup", in: path).counts.failures == Int64(processes))
+                continue
+            }
             guard store == .sqlite else {
                 if let server = lab.server {
                     // One set of tables, the same as one process alone creates, with one version row.
                     #expect(try await postgresObjects(lab, in: path) == reference)
                     let schema = try #require(Lab.schema(of: path))
-                    #expect(try server.psql("SELECT count(*) FROM \"\(schema)\".circuitry_schema") == "1")
+                    #expect(try await server.psql("SELECT count(*) FROM \"\(schema)\".circuitry_schema") == "1")
                 }
                 // DynamoDB: one process created the table, the others waited for it; all recorded their call.
                 #expect(try await lab.record("startup", in: path).counts.failures == Int64(processes))
@@ -379,7 +388,7 @@ struct CrossProcessTests {
         print(
             "start-up race, \(store), \(processes) processes × \(rounds) rounds: every process opened and recorded its call; "
                 + (reference.map { "each raced schema holds what one process creates: \($0)" }
-                    ?? "each new file holds one set of tables"))
+                    ?? (store == .sqlite ? "each new file holds one set of tables" : "each new prefix is marked once")))
     }
 
     // MARK: Helpers
@@ -390,7 +399,7 @@ struct CrossProcessTests {
         guard let server = lab.server else { return nil }
         if prepare { try await lab.withStore(db) { _ in } }
         let schema = try #require(Lab.schema(of: db))
-        return try server.psql(
+        return try await server.psql(
             """
             SELECT string_agg(c.relkind::text || ' ' || c.relname::text, ', ' ORDER BY c.relname)
             FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = '\(schema)'

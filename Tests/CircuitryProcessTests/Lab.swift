@@ -1,5 +1,6 @@
 import CircuitryDynamoDBTestSupport
 import CircuitryPostgresTestSupport
+import CircuitryRedisTestSupport
 import CircuitryStores
 import CircuitryWorkerReport
 import Foundation
@@ -10,12 +11,15 @@ import Testing
 @testable import Circuitry
 
 /// Where a lab's workers keep their breakers: a SQLite file in the lab's folder, a fresh schema on the test
-/// PostgreSQL server, which the workers reach over TCP, or a fresh table on the test moto server (DynamoDB's API over
-/// HTTP).
+/// PostgreSQL server or a fresh key prefix on the test Redis server, which the workers reach over TCP, or a fresh table
+/// on the test moto server (DynamoDB's API over HTTP).
 enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
     case sqlite = "SQLite"
     #if Postgres
     case postgres = "PostgreSQL"
+    #endif
+    #if Redis
+    case redis = "Redis"
     #endif
     #if DynamoDB
     case dynamodb = "DynamoDB"
@@ -50,6 +54,8 @@ final class Lab: Sendable {
     /// What `--db` names: the SQLite file, or the server's URL with this lab's schema.
     let dbArgument: String
     let server: TestPostgresServer?
+    /// The Redis server of a Redis lab.
+    let redisServer: TestRedisServer?
     /// The moto server's endpoint, in a DynamoDB lab.
     let moto: String?
     let binary: URL
@@ -58,7 +64,7 @@ final class Lab: Sendable {
 
     /// A lab on a SQLite file.
     convenience init() throws {
-        try self.init(kind: .sqlite, server: nil, moto: nil)
+        try self.init(kind: .sqlite, server: nil, redisServer: nil, moto: nil)
     }
 
     /// A lab on `kind`: on PostgreSQL, in a fresh schema of the shared test server (started on first use).
@@ -66,31 +72,47 @@ final class Lab: Sendable {
         switch kind {
         case .sqlite: try Lab()
         #if Postgres
-        case .postgres: try Lab(kind: .postgres, server: try await TestPostgresServer.shared(), moto: nil)
+        case .postgres:
+            try Lab(kind: .postgres, server: try await TestPostgresServer.shared(), redisServer: nil, moto: nil)
+        #endif
+        #if Redis
+        case .redis: try Lab(kind: .redis, server: nil, redisServer: try await TestRedisServer.shared(), moto: nil)
         #endif
         #if DynamoDB
         case .dynamodb:
-            try Lab(kind: .dynamodb, server: nil, moto: try await TestMotoServer.sharedForProcesses().endpoint)
+            try Lab(
+                kind: .dynamodb, server: nil, redisServer: nil,
+                moto: try await TestMotoServer.sharedForProcesses().endpoint)
         #endif
         }
     }
 
-    private init(kind: StoreKind, server: TestPostgresServer?, moto: String?) throws {
+    #if Redis
+    /// A Redis lab on a server of the caller's (for tests whose load would slow every other test of a shared one).
+    static func open(redis server: TestRedisServer) throws -> Lab {
+        try Lab(kind: .redis, server: nil, redisServer: server, moto: nil)
+    }
+    #endif
+
+    private init(kind: StoreKind, server: TestPostgresServer?, redisServer: TestRedisServer?, moto: String?) throws {
         self.kind = kind
         self.server = server
+        self.redisServer = redisServer
         self.moto = moto
         binary = try Self.workerBinary()
         folder = FileManager.default.temporaryDirectory.appendingPathComponent("circuitry-procs-\(UUID())")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         database = folder.appendingPathComponent("breakers.sqlite").path
         dbArgument =
-            moto.map(Self.dynamoURL) ?? server.map { Self.url(on: $0, schema: Self.freshSchema()) } ?? database
+            moto.map(Self.dynamoURL) ?? server.map { Self.url(on: $0, schema: Self.freshSchema()) }
+            ?? redisServer.map { $0.url(parameters: "prefix=\(Self.freshSchema())") } ?? database
     }
 
-    /// A database nobody opened yet, as `--db` names it: `<folder>/<name>.sqlite`, or a fresh schema on the server,
-    /// or a fresh table on moto.
+    /// A database nobody opened yet, as `--db` names it: `<folder>/<name>.sqlite`, or a fresh schema (or key prefix)
+    /// on the server, or a fresh table on moto.
     func newDatabase(_ name: String) -> String {
         if let moto { return Self.dynamoURL(moto) }
+        if let redisServer { return redisServer.url(parameters: "prefix=\(Self.freshSchema())") }
         guard let server else { return folder.appendingPathComponent("\(name).sqlite").path }
         return Self.url(on: server, schema: Self.freshSchema())
     }
@@ -98,6 +120,12 @@ final class Lab: Sendable {
     /// The schema of a `--db` URL.
     static func schema(of url: String) -> String? {
         URLComponents(string: url)?.queryItems?.first { $0.name == "schema" }?.value
+    }
+
+    /// The key prefix of a Redis `--db` URL.
+    static func prefix(of url: String) -> String? {
+        guard url.hasPrefix("redis://") else { return nil }
+        return URLComponents(string: url)?.queryItems?.first { $0.name == "prefix" }?.value
     }
 
     private static func url(on server: TestPostgresServer, schema: String) -> String {

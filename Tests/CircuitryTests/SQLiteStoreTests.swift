@@ -169,26 +169,28 @@ func expectRefused(_ path: String, _ code: CircuitStoreError.Code, sourceLocatio
     struct Boom: Error {}
 
     @Test func failClosedThrowsTheBusyErrorAndDoesNotRunTheWork() async throws {
-        let setup = try Setup()
-        let factory = try setup.factory(.failClosed)
-        let breaker = try factory.breaker(for: "x")
-        _ = try? await breaker.execute { throw Boom() }
-        setup.clock.advance(by: .seconds(10))  // half-open: admission needs the write lock
-        let lock = try LockHolder(setup.path)
-        let started = ContinuousClock.now
-        let ran = Mutex(false)
-        let error = await #expect(throws: CircuitStoreError.self) {
-            try await breaker.execute { ran.withLock { $0 = true } }
+        try await onItsOwnThread {
+            let setup = try Setup()
+            let factory = try setup.factory(.failClosed)
+            let breaker = try factory.breaker(for: "x")
+            _ = try? await breaker.execute { throw Boom() }
+            setup.clock.advance(by: .seconds(10))  // half-open: admission needs the write lock
+            let lock = try LockHolder(setup.path)
+            let started = ContinuousClock.now
+            let ran = Mutex(false)
+            let error = await #expect(throws: CircuitStoreError.self) {
+                try await breaker.execute { ran.withLock { $0 = true } }
+            }
+            let waited = ContinuousClock.now - started
+            try lock.release()
+            #expect(error?.code == .busy)
+            #expect(error?.sqliteCode == 5)
+            #expect(error?.sql == "BEGIN IMMEDIATE")
+            #expect(!ran.withLock { $0 })
+            #expect(waited >= .milliseconds(100), "gave up before the busy bound: \(waited)")
+            #expect(waited < .seconds(2), "waited far past the busy bound: \(waited)")
+            #expect(try await breaker.state() == .halfOpen, "nothing was written")
         }
-        let waited = ContinuousClock.now - started
-        try lock.release()
-        #expect(error?.code == .busy)
-        #expect(error?.sqliteCode == 5)
-        #expect(error?.sql == "BEGIN IMMEDIATE")
-        #expect(!ran.withLock { $0 })
-        #expect(waited >= .milliseconds(100), "gave up before the busy bound: \(waited)")
-        #expect(waited < .seconds(2), "waited far past the busy bound: \(waited)")
-        #expect(try await breaker.state() == .halfOpen, "nothing was written")
     }
 
     @Test func failOpenRunsTheWorkUnrecorded() async throws {
@@ -251,8 +253,8 @@ final class CapturedLogs: Sendable {
         let metrics = TestMetrics()
         let store = try SQLiteCircuitStore(path: path, configuration: .init(metricsFactory: metrics))
         let holder = try SQLiteBusyTests.LockHolder(path)
-        // The other connection lets go after 50 ms of real time, on a thread of its own: the store's wait blocks its
-        // caller's thread, and the test's cooperative threads may all be busy.
+        // The other connection lets go after 50 ms of real time, on a thread of its own: the test's cooperative
+        // threads may all be busy.
         let released = DispatchSemaphore(value: 0)
         Thread.detachNewThread {
             usleep(50_000)

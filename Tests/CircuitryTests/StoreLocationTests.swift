@@ -56,6 +56,31 @@ import Testing
     }
     #endif
 
+    #if Redis
+    @Test(arguments: ["redis://alice:hunter2@cache.internal:6380/3", "REDISS://alice:hunter2@cache.internal:6380/3"])
+    func redisURLs(text: String) throws {
+        let location = try StoreLocation(text)
+        guard case .redis(let configuration) = location.kind else {
+            Issue.record("\(text) was read as \(location.kind)")
+            return
+        }
+        #expect(configuration.host == "cache.internal" && configuration.port == 6380 && configuration.database == 3)
+        #expect(configuration.tls == text.hasPrefix("REDISS"))
+        #expect(!location.description.contains("hunter2"), "\(location)")
+    }
+
+    @Test func malformedRedisURLsAreRefusedWithoutTheirPassword() {
+        let error = #expect(throws: StoreLocationError.self) { try StoreLocation("redis://alice:hunter2@h/zero") }
+        #expect(error?.message.contains("hunter2") == false, "\(String(describing: error))")
+    }
+    #else
+    @Test func redisURLsNameTheTraitThatBringsThem() {
+        let error = #expect(throws: StoreLocationError.self) { try StoreLocation("redis://alice:hunter2@cache/0") }
+        #expect(error?.message.contains("package trait Redis") == true, "\(String(describing: error))")
+        #expect(error?.message.contains("hunter2") == false)
+    }
+    #endif
+
     @Test func opensASQLiteFileAndClosesItAfterwards() async throws {
         let folder = try TemporaryFolder()
         let path = folder.path("breakers.sqlite")
@@ -73,11 +98,11 @@ import Testing
     @Test func aFileThatMustExistIsNotCreated() async throws {
         let folder = try TemporaryFolder()
         let path = folder.path("typo.sqlite")
-        let options = StoreLocation.Options(sqliteFileMustExist: true)
+        let options = StoreLocation.Options(mustExist: true)
         let error = await #expect(throws: CircuitStoreError.self) {
             try await StoreLocation(path).withStore(options, logger: logger) { _ in }
         }
-        #expect(error?.code == .cannotOpen)
+        #expect(error?.code == .missing)
         #expect(!FileManager.default.fileExists(atPath: path))
     }
 }

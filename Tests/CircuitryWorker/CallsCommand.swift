@@ -3,6 +3,10 @@ import Circuitry
 import CircuitryWorkerReport
 import Foundation
 
+#if Redis
+import CircuitryRedis
+#endif
+
 /// The simulated upstream's failure.
 struct UpstreamDown: Error, CustomStringConvertible {
     var description: String { "the simulated upstream is down" }
@@ -161,6 +165,16 @@ struct CallsCommand: AsyncParsableCommand {
                 + Double(waits.total.components.seconds) * 1000
             report.busyWaits = waits.count
         }
+        #if Redis
+        // On Redis, the waits are the retries of updates that lost a race.
+        if let conflicts = (store as? RedisCircuitStore)?.conflicts {
+            report.busyWaitMs =
+                Double(conflicts.waited.components.attoseconds) / 1e15
+                + Double(conflicts.waited.components.seconds) * 1000
+            report.busyWaits = conflicts.count
+            report.mostUpdateAttempts = conflicts.mostAttempts
+        }
+        #endif
         report.callbacks = callbacks.all
         report.elapsedMs = milliseconds(since: started)
         try emit(report)

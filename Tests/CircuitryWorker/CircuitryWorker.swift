@@ -9,7 +9,10 @@ struct CircuitryWorker: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "circuitry-worker",
         abstract: "A worker process for Circuitry's cross-process tests.",
-        subcommands: [CallsCommand.self, HoldProbeCommand.self, HoldWriteLockCommand.self] + serviceCommands,
+        subcommands: [
+            CallsCommand.self, HoldProbeCommand.self, HoldWriteLockCommand.self, HoldReadCommand.self,
+            WaitForLockCommand.self,
+        ] + serviceCommands,
         defaultSubcommand: CallsCommand.self
     )
 }

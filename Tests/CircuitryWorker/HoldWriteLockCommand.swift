@@ -5,7 +5,8 @@ import Foundation
 
 /// Opens the database with raw SQLite, takes the write lock with `BEGIN IMMEDIATE`, writes part of a change (a
 /// circuit's row, a history row, and enough other pages that some of them spill into the WAL uncommitted),
-/// reports, and blocks forever: the test SIGKILLs it inside the transaction.
+/// reports, and blocks forever: the test SIGKILLs it inside the transaction. With `--hold-ms`, it rolls back after
+/// that long instead, reports again and exits.
 struct HoldWriteLockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "hold-write-lock",
@@ -23,16 +24,14 @@ struct HoldWriteLockCommand: AsyncParsableCommand {
     @Option(help: "Pages of filler written inside the transaction (some spill into the WAL).")
     var fillerPages: Int = 200
 
+    @Option(help: "Roll back and exit after holding the lock this many milliseconds (default: until killed).")
+    var holdMs: Int?
+
     @OptionGroup var barrier: BarrierOptions
 
     func run() async throws {
         try barrier.arriveAndWait()
-        var handle: OpaquePointer?
-        guard sqlite3_open_v2(db, &handle, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK, let handle else {
-            try emit(Holding(holding: false, pid: getpid(), step: "open", message: "cannot open \(db)"))
-            throw ExitCode(2)
-        }
-        sqlite3_busy_timeout(handle, 5000)
+        let connection = try RawHold(db, flags: SQLITE_OPEN_READWRITE)
         let name = circuit.replacingOccurrences(of: "'", with: "''")
         let steps: [(String, String)] = [
             // A tiny page cache makes SQLite spill dirty pages into the WAL before the commit.
@@ -58,15 +57,8 @@ struct HoldWriteLockCommand: AsyncParsableCommand {
                 """
             ),
         ]
-        for (step, sql) in steps {
-            guard sqlite3_exec(handle, sql, nil, nil, nil) == SQLITE_OK else {
-                let message = String(cString: sqlite3_errmsg(handle))
-                try emit(Holding(holding: false, pid: getpid(), step: step, message: message))
-                throw ExitCode(2)
-            }
-        }
-        try emit(Holding(holding: true, pid: getpid(), step: "holding"))
-        // Block inside the open transaction until SIGKILLed.
-        while true { pause() }
+        try connection.take(steps, holding: "holding")
+        // Blocks inside the open transaction until SIGKILLed, or rolls back after --hold-ms.
+        try connection.hold(milliseconds: holdMs, thenRun: "ROLLBACK")
     }
 }

@@ -34,9 +34,12 @@ package struct WorkerReport: Codable, Sendable {
     package var events: [CallEvent] = []
     /// The state-change callbacks this process received (one per transition it committed).
     package var callbacks: [TransitionReport] = []
-    /// The store's busy waits: total milliseconds and count.
+    /// The store's busy waits: total milliseconds and count (on Redis: the retries of updates that lost a race, and
+    /// their waits).
     package var busyWaitMs = 0.0
     package var busyWaits: UInt64 = 0
+    /// On Redis: the most attempts one update took (1 if none lost a race; 0 if nothing was written).
+    package var mostUpdateAttempts = 0
     /// Wall time from the start barrier to the report, in milliseconds.
     package var elapsedMs = 0.0
 

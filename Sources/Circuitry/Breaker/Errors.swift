@@ -11,7 +11,7 @@ public struct ConfigurationError: Error, Sendable, Hashable, CustomStringConvert
         self.message = message
     }
 
-    static func invalidSetting(_ setting: String, _ value: String, expected: String) -> ConfigurationError {
+    package static func invalidSetting(_ setting: String, _ value: String, expected: String) -> ConfigurationError {
         ConfigurationError(setting: setting, message: "\(setting) is \(value); expected \(expected)")
     }
 

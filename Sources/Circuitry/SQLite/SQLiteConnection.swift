@@ -6,109 +6,79 @@ import Glibc
 import Darwin
 #endif
 
-/// How long and how a connection waits for another process's lock.
-///
-/// SQLite's own `sqlite3_busy_timeout` sleeps 1, 2, 5, 10 … ms between tries, which gave worst-case waits of
-/// 180 ms–1.9 s with 4–8 processes on 2 cores. Our handler backs off exponentially from `initialDelay` to
-/// `maximumDelay` with jitter and gives up once it has waited `bound` in total for one lock.
-/// https://www.sqlite.org/c3ref/busy_handler.html
-struct BusyPolicy: Sendable {
-    var bound: Duration
-    var initialDelayMicroseconds: UInt32 = 20
-    var maximumDelayMicroseconds: UInt32 = 250
-}
-
-/// The state the C busy handler reads through its context pointer. Owned by its connection.
-private final class BusyHandlerState {
-    let policy: BusyPolicy
-    var startedAt: UInt64 = 0
-    var waitedNanoseconds: UInt64 = 0
-    var totalWaits: UInt64 = 0
-
-    init(policy: BusyPolicy) { self.policy = policy }
-
-    /// Sleeps before try number `attempt` (0 for the first retry of a new wait), unless the wait that started at
-    /// ``startedAt`` has used up the bound. Returns whether to try again.
-    func backOff(attempt: Int) -> Bool {
-        let now = monotonicNanoseconds()
-        if attempt == 0 { startedAt = now }
-        let bound = UInt64(max(0, policy.bound.milliseconds)) * 1_000_000
-        let elapsed = now - startedAt
-        guard elapsed < bound else { return false }
-        let step = min(
-            UInt64(policy.initialDelayMicroseconds) << min(attempt, 16), UInt64(policy.maximumDelayMicroseconds))
-        // Jitter between half the step and the step, so that waiting processes do not wake in lockstep.
-        let delay = min(UInt64.random(in: (step / 2)...max(step / 2, step)), (bound - elapsed) / 1000)
-        usleep(useconds_t(delay))
-        waitedNanoseconds &+= delay * 1000
-        totalWaits &+= 1
-        return true
-    }
-}
-
-private func monotonicNanoseconds() -> UInt64 {
-    var spec = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &spec)
-    return UInt64(spec.tv_sec) * 1_000_000_000 + UInt64(spec.tv_nsec)
-}
-
-/// > The first argument to the busy handler is a copy of the void* pointer which is the third argument to
-/// > sqlite3_busy_handler(). The second argument to the busy handler callback is the number of times that the busy
-/// > handler has been invoked previously for the same locking event. If the busy callback returns 0, then no
-/// > additional attempts are made to access the database and SQLITE_BUSY is returned to the application.
-private func busyHandler(_ context: UnsafeMutableRawPointer?, _ invocations: Int32) -> Int32 {
-    guard let context else { return 0 }
-    let state = Unmanaged<BusyHandlerState>.fromOpaque(context).takeUnretainedValue()
-    return state.backOff(attempt: Int(invocations)) ? 1 : 0
-}
-
 /// One SQLite connection: opened once per store, used under the store's lock, with statements prepared once.
 ///
 /// Not thread-safe by itself (opened with `SQLITE_OPEN_NOMUTEX`); ``SQLiteCircuitStore`` serialises access.
+///
+/// While it opens, a connection waits for other processes' locks in the calling thread (``OpeningBusyHandler``).
+/// A store then calls ``stopWaitingWhenBusy()``: from there on SQLite fails a locked attempt at once with
+/// SQLITE_BUSY, and the store waits asynchronously, without holding its lock or a thread.
 final class SQLiteConnection {
     let path: String
     private(set) var handle: OpaquePointer?
-    private let busyState: BusyHandlerState
+    private let openingBusyHandler: OpeningBusyHandler
+    /// Whether a locked database makes this connection wait in the calling thread (while opening).
+    private(set) var waitsWhenBusy: Bool
     private var statements: [SQLiteStatement] = []
     /// `BEGIN IMMEDIATE` and `COMMIT`, prepared on first use (`sqlite3_exec` would parse them on every transaction).
     private var beginImmediate: SQLiteStatement?
     private var commit: SQLiteStatement?
-    /// The WAL file, whose size ``checkpointIfWALIsLarge()`` watches.
-    private let walPath: String
-    /// Write transactions committed since the WAL's size was last looked at.
-    private var commitsSinceWALCheck = 0
-    /// Whether the last look found the WAL above ``walRestartThreshold`` and the checkpoint did not succeed.
-    private var walIsLarge = false
-    /// Above this many bytes of WAL, a commit is followed by a `RESTART` checkpoint (see ``checkpointIfWALIsLarge()``).
-    var walRestartThreshold: Int64 = 16 << 20
+    /// The database's absolute path, as SQLite resolved it (the process's working folder may change later).
+    let resolvedPath: String
+    /// The store's checkpoints, once ``takeOverCheckpoints(truncateAboveBytes:)`` was called; until then SQLite's
+    /// automatic checkpoint.
+    private var checkpointer: SQLiteCheckpointer?
 
-    /// Opens (creating if missing) the database at `path` for reading and writing.
-    init(path: String, busy: BusyPolicy) throws(CircuitStoreError) {
+    /// Opens (creating if missing) the database at `path` for reading and writing. With `waitsWhenBusy`, a lock held
+    /// by another process makes the calling thread wait for it, within `busy.bound`; without, it fails at once.
+    init(path: String, busy: BusyPolicy, waitsWhenBusy: Bool = true) throws(CircuitStoreError) {
         self.path = path
-        self.busyState = BusyHandlerState(policy: busy)
+        self.openingBusyHandler = OpeningBusyHandler(policy: busy)
+        self.waitsWhenBusy = waitsWhenBusy
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_EXRESCODE
         let rc = sqlite3_open_v2(path, &db, flags, nil)
         guard rc == SQLITE_OK, let db else {
             let message = db.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
+            let systemErrno = db.map { sqlite3_system_errno($0) } ?? 0
             // > Whether or not an error occurs when it is opened, resources associated with the database connection
             // > handle should be released by passing it to sqlite3_close() when it is no longer required.
             sqlite3_close(db)
-            throw SQLiteConnection.error(code: rc, message: message, sql: nil, path: path)
+            throw SQLiteConnection.error(code: rc, message: message, sql: nil, path: path, systemErrno: systemErrno)
         }
         handle = db
-        walPath = String(cString: sqlite3_db_filename(db, "main")) + "-wal"
+        resolvedPath = String(cString: sqlite3_db_filename(db, "main"))
         sqlite3_extended_result_codes(db, 1)
         _ = circuitry_sqlite3_enable_defensive(db)
-        sqlite3_busy_handler(db, busyHandler, Unmanaged.passUnretained(busyState).toOpaque())
+        if waitsWhenBusy {
+            sqlite3_busy_handler(db, openingBusyCallback, Unmanaged.passUnretained(openingBusyHandler).toOpaque())
+        }
     }
 
     deinit {
         close()
     }
 
-    /// Total time this connection's busy handler slept, and how many times.
-    var busyWaits: (nanoseconds: UInt64, count: UInt64) { (busyState.waitedNanoseconds, busyState.totalWaits) }
+    /// Removes the busy handler: from now on an attempt that meets another process's lock fails at once with
+    /// SQLITE_BUSY, and the caller decides how to wait.
+    func stopWaitingWhenBusy() {
+        guard let handle else { return }
+        // > If the busy callback is NULL, then SQLITE_BUSY is returned immediately upon encountering the lock.
+        // > There can only be a single busy handler defined for each database connection. Setting a new busy
+        // > handler clears any previously set handler.
+        sqlite3_busy_handler(handle, nil, nil)
+        waitsWhenBusy = false
+    }
+
+    /// Replaces SQLite's automatic checkpoint with ``SQLiteCheckpointer``, which never waits and keeps the
+    /// write-ahead log under `truncateAboveBytes` once no reader pins it. Call after ``stopWaitingWhenBusy()``.
+    func takeOverCheckpoints(truncateAboveBytes: Int64) throws(CircuitStoreError) {
+        guard let handle else { throw closedError() }
+        precondition(!waitsWhenBusy, "a checkpoint with a busy handler would wait for readers")
+        let pageSize = try scalarInt("PRAGMA page_size")
+        checkpointer = SQLiteCheckpointer(
+            handle: handle, truncateAboveBytes: truncateAboveBytes, pageSize: max(512, pageSize))
+    }
 
     /// Whether SQLite opened the file read-only (for example because the file is not writable).
     var isReadOnly: Bool {
@@ -128,7 +98,31 @@ final class SQLiteConnection {
         return sqlite3_get_autocommit(handle) == 0
     }
 
+    /// The identities of the database's three files, to notice later that the path names another file.
+    ///
+    /// Called once the database is in WAL mode and has been read, so that the `-wal` and `-shm` files exist. Fails
+    /// with ``CircuitStoreError/Code/fileReplaced`` if the path already names another file than the one SQLite
+    /// opened (`SQLITE_FCNTL_HAS_MOVED`: replaced while opening).
+    func files() throws(CircuitStoreError) -> SQLiteFiles {
+        guard let handle else { throw closedError() }
+        let database = FileIdentity(path: resolvedPath)
+        var moved: Int32 = 0
+        let rc = sqlite3_file_control(handle, "main", SQLITE_FCNTL_HAS_MOVED, &moved)
+        guard let database, rc != SQLITE_OK || moved == 0 else {
+            throw CircuitStoreError(
+                code: .fileReplaced, message: "the database file was deleted or replaced while it was being opened",
+                location: path)
+        }
+        return SQLiteFiles(
+            path: resolvedPath, database: database, wal: FileIdentity(path: resolvedPath + "-wal"),
+            sharedMemory: FileIdentity(path: resolvedPath + "-shm"))
+    }
+
     /// Finalises every statement and closes the connection. Safe to call twice.
+    ///
+    /// Closing the last connection to a database checkpoints it and deletes its `-wal` and `-shm` files by name;
+    /// SQLite skips both when the database file was moved or deleted (`SQLITE_FCNTL_HAS_MOVED`), so closing a
+    /// connection to a replaced file never deletes the new database's log.
     func close() {
         for statement in statements { statement.finalize() }
         statements = []
@@ -184,23 +178,30 @@ final class SQLiteConnection {
     }
 
     /// Runs `body`, and again while it fails with SQLITE_BUSY, backing off as the busy handler does, until the
-    /// busy bound is spent: for the statements that SQLite fails as busy without calling the busy handler.
+    /// busy bound is spent: for the statements that SQLite fails as busy without calling the busy handler. A
+    /// connection that does not wait (``waitsWhenBusy`` is false) runs `body` once.
     func retryingWhenBusy<T>(_ body: () throws(CircuitStoreError) -> T) throws(CircuitStoreError) -> T {
         var attempt = 0
         while true {
             do {
                 return try body()
-            } catch let error where error.code == .busy && busyState.backOff(attempt: attempt) {
+            } catch let error
+                where error.code == .busy && waitsWhenBusy
+                && openingBusyHandler.backOff(attempt: attempt)
+            {
                 attempt += 1
             }
         }
     }
 
-    /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back if anything throws.
+    /// Runs `body` inside `BEGIN IMMEDIATE … COMMIT`, rolling back if anything throws, then runs the checkpoints
+    /// (``SQLiteCheckpointer``).
     ///
-    /// `BEGIN IMMEDIATE` takes the write lock up front (through the busy handler), instead of a deferred
-    /// transaction's upgrade from read to write, which fails with SQLITE_BUSY without calling the busy handler.
+    /// `BEGIN IMMEDIATE` takes the write lock up front, instead of a deferred transaction's upgrade from read to
+    /// write, which fails with SQLITE_BUSY without calling the busy handler.
     /// https://www.sqlite.org/lang_transaction.html
+    /// Once the store has called ``stopWaitingWhenBusy()``, `BEGIN IMMEDIATE` fails at once with ``busy`` while
+    /// another process holds the lock; nothing has been done then, and the store retries later.
     func immediateTransaction<T>(_ body: () throws -> T) throws -> T {
         try run(&beginImmediate, "BEGIN IMMEDIATE")
         let value: T
@@ -211,7 +212,7 @@ final class SQLiteConnection {
             if inTransaction { try? execute("ROLLBACK") }
             throw error
         }
-        checkpointIfWALIsLarge()
+        checkpointer?.afterCommit()
         return value
     }
 
@@ -227,37 +228,12 @@ final class SQLiteConnection {
         try statement.use { try $0.run() }
     }
 
-    /// Every 16 commits (every commit while the WAL is too large), looks at the WAL's size; above
-    /// ``walRestartThreshold``, runs a `RESTART` checkpoint.
-    ///
-    /// The automatic checkpoint after a commit is `PASSIVE`: it copies only the frames that no reader still needs,
-    /// and the WAL starts again from its beginning only when a writer finds it entirely copied and unread. While
-    /// several processes read and write without pause there is always a reader, so the WAL never restarts and grows
-    /// without bound (about 100 MiB a second with 4 writing processes on 2 cores).
-    /// > RESTART: This mode works the same way as FULL with the addition that after checkpointing the log file it
-    /// > blocks (calls the busy-handler callback) until all readers are finished with the log file. This ensures
-    /// > that the next writer will restart the log file from the beginning.
-    /// https://www.sqlite.org/c3ref/wal_checkpoint_v2.html
-    /// Readers hold the WAL for microseconds, so the wait is short; it is bounded by the busy handler. It fails at
-    /// once with SQLITE_BUSY while another connection checkpoints (every commit runs the automatic one once the WAL
-    /// has 1,000 pages), so after a failure the next commit tries again. The commit is already durable, so a
-    /// checkpoint that fails is left for the next commit rather than reported.
-    private func checkpointIfWALIsLarge() {
-        commitsSinceWALCheck += 1
-        guard walIsLarge || commitsSinceWALCheck >= 16, let handle else { return }
-        commitsSinceWALCheck = 0
-        var info = stat()
-        walIsLarge = stat(walPath, &info) == 0 && Int64(info.st_size) > walRestartThreshold
-        guard walIsLarge else { return }
-        if sqlite3_wal_checkpoint_v2(handle, "main", SQLITE_CHECKPOINT_RESTART, nil, nil) == SQLITE_OK {
-            walIsLarge = false
-        }
-    }
-
     func lastError(_ rc: Int32, sql: String?) -> CircuitStoreError {
         let message = handle.map { String(cString: sqlite3_errmsg($0)) } ?? String(cString: sqlite3_errstr(rc))
         let extended = handle.map { sqlite3_extended_errcode($0) } ?? rc
-        return Self.error(code: extended == 0 ? rc : extended, message: message, sql: sql, path: path)
+        let systemErrno = handle.map { sqlite3_system_errno($0) } ?? 0
+        return Self.error(
+            code: extended == 0 ? rc : extended, message: message, sql: sql, path: path, systemErrno: systemErrno)
     }
 
     private func closedError() -> CircuitStoreError {
@@ -265,20 +241,38 @@ final class SQLiteConnection {
     }
 
     /// Maps an (extended) SQLite result code to a store error that keeps the code, message and SQL.
-    static func error(code: Int32, message: String, sql: String?, path: String) -> CircuitStoreError {
-        let kind: CircuitStoreError.Code
-        switch code & 0xff {
-        case SQLITE_BUSY, SQLITE_LOCKED: kind = .busy
-        case SQLITE_NOTADB: kind = .notADatabase
-        case SQLITE_CORRUPT: kind = .corrupt
-        case SQLITE_READONLY: kind = .readOnly
-        case SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_AUTH: kind = .cannotOpen
-        case SQLITE_FULL: kind = .full
-        default: kind = .other
-        }
+    ///
+    /// `systemErrno` is `sqlite3_system_errno`: the operating system's error behind an I/O error.
+    static func error(code: Int32, message: String, sql: String?, path: String, systemErrno: Int32 = 0)
+        -> CircuitStoreError
+    {
         let name = sqlite3_errstr(code).map { String(cString: $0) } ?? "unknown"
         return CircuitStoreError(
-            code: kind, message: "SQLite error \(code) (\(name)): \(message)", location: path, sqliteCode: code,
-            sql: sql)
+            code: kind(of: code, systemErrno: systemErrno), message: "SQLite error \(code) (\(name)): \(message)",
+            location: path, sqliteCode: code, sql: sql)
+    }
+
+    /// The store error code for an (extended) SQLite result code.
+    ///
+    /// Out of space is ``CircuitStoreError/Code/full`` whichever file ran out: SQLITE_FULL (the database or the
+    /// WAL), SQLITE_IOERR_SHMSIZE (the `-shm` file could not grow), and any other I/O error whose system error is
+    /// ENOSPC or EDQUOT (a write, a truncate or an `fsync` that failed for want of space or quota).
+    /// https://www.sqlite.org/rescode.html#ioerr_shmsize
+    static func kind(of code: Int32, systemErrno: Int32) -> CircuitStoreError.Code {
+        // Extended codes are macros Swift does not import:
+        // > #define SQLITE_IOERR_SHMSIZE           (SQLITE_IOERR | (19<<8))
+        // > #define SQLITE_READONLY_DBMOVED        (SQLITE_READONLY | (4<<8))
+        let ioErrorSharedMemorySize = SQLITE_IOERR | (19 << 8)
+        let readOnlyDatabaseMoved = SQLITE_READONLY | (4 << 8)
+        return switch code & 0xff {
+        case SQLITE_BUSY, SQLITE_LOCKED: .busy
+        case SQLITE_NOTADB: .notADatabase
+        case SQLITE_CORRUPT: .corrupt
+        case SQLITE_READONLY: code == readOnlyDatabaseMoved ? .fileReplaced : .readOnly
+        case SQLITE_CANTOPEN, SQLITE_PERM, SQLITE_AUTH: .cannotOpen
+        case SQLITE_FULL: .full
+        case SQLITE_IOERR where code == ioErrorSharedMemorySize || systemErrno == ENOSPC || systemErrno == EDQUOT: .full
+        default: .other
+        }
     }
 }

@@ -46,6 +46,14 @@ final class SQLiteStatement {
         try check(sqlite3_bind_text(handle, index, value, -1, circuitry_sqlite3_transient()))
     }
 
+    func bind(_ index: Int32, _ value: ColumnValue) throws(CircuitStoreError) {
+        switch value {
+        case .integer(let number): try bind(index, number)
+        case .text(let text): try bind(index, text)
+        case .null, .unreadable: try check(sqlite3_bind_null(handle, index))
+        }
+    }
+
     // MARK: Stepping and reading
 
     /// Steps once: `true` when a row is available, `false` when done.
@@ -64,6 +72,17 @@ final class SQLiteStatement {
     }
 
     func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(handle, column) }
+
+    /// The value in `column` as stored, whatever its type: a real number or a blob is ``ColumnValue/unreadable(_:)``
+    /// (`sqlite3_column_int64` would read text such as `'abc'` as 0 without saying so).
+    func value(_ column: Int32) -> ColumnValue {
+        switch sqlite3_column_type(handle, column) {
+        case SQLITE_NULL: .null
+        case SQLITE_INTEGER: .integer(sqlite3_column_int64(handle, column))
+        case SQLITE_TEXT: text(column).map(ColumnValue.text) ?? .null
+        default: .unreadable((text(column) ?? "").debugDescription)
+        }
+    }
 
     /// The integer in `column`, or `nil` if it is NULL. A value of another type (text, a real number, a blob) is a
     /// ``CircuitStoreError/Code/corrupt`` error naming the column: `sqlite3_column_int64` would read text such as

@@ -17,15 +17,11 @@ final class SQLiteStatements: @unchecked Sendable {
     private let historyOfOneAfter: SQLiteStatement
     private let historyOfAllAfter: SQLiteStatement
 
-    private static let columns = """
-        name, state, generation, requests, successes, failures, consecutive_successes, consecutive_failures, \
-        expires_at, probes, override, override_until, override_reason, open_attempts, window, updated_at
-        """
-    private static let columnNames = columns.split(separator: ",").map { String($0.drop { $0 == " " }) }
-    /// `column = ?N` for every column but the name (and `leavingOut`), numbered as in ``columns``.
-    private static func assignments(leavingOut: Set<String>) -> String {
-        columnNames.enumerated().dropFirst().filter { !leavingOut.contains($0.element) }
-            .map { "\($0.element) = ?\($0.offset + 1)" }.joined(separator: ", ")
+    private static let columns = CircuitColumn.names()
+    /// `column = ?N` for every column but the name (and `leavingOut`), numbered as in ``CircuitColumn``.
+    private static func assignments(leavingOut: Set<CircuitColumn> = []) -> String {
+        CircuitColumn.allCases.dropFirst().filter { !leavingOut.contains($0) }
+            .map { "\($0.name) = ?\($0.rawValue + 1)" }.joined(separator: ", ")
     }
     private static let transitionColumns = "id, circuit, at, from_state, to_state, generation, reason, actor"
 
@@ -34,16 +30,16 @@ final class SQLiteStatements: @unchecked Sendable {
         self.historyLimit = historyLimit
         selectOne = try connection.prepare("SELECT \(Self.columns) FROM circuits WHERE name = ?1")
         selectAll = try connection.prepare("SELECT \(Self.columns) FROM circuits ORDER BY name")
-        let parameters = (1...Self.columnNames.count).map { "?\($0)" }.joined(separator: ", ")
+        let parameters = CircuitColumn.allCases.map { "?\($0.rawValue + 1)" }.joined(separator: ", ")
         upsertOne = try connection.prepare(
             """
             INSERT INTO circuits (\(Self.columns)) VALUES (\(parameters))
-            ON CONFLICT (name) DO UPDATE SET \(Self.assignments(leavingOut: []))
+            ON CONFLICT (name) DO UPDATE SET \(Self.assignments())
             """)
         // The same parameters as the upsert, leaving the columns with CHECK constraints alone (see `write`).
         updateCounts = try connection.prepare(
             """
-            UPDATE circuits SET \(Self.assignments(leavingOut: ["state", "override", "override_until", "override_reason"]))
+            UPDATE circuits SET \(Self.assignments(leavingOut: [.state, .override, .overrideUntil, .overrideReason]))
             WHERE name = ?1
             """)
         deleteOne = try connection.prepare("DELETE FROM circuits WHERE name = ?1")
@@ -113,25 +109,10 @@ final class SQLiteStatements: @unchecked Sendable {
         }
     }
 
-    /// Binds every field of `record` to the parameter numbered as its column in ``columns``.
+    /// Binds every column of `record` to the parameter numbered as the column.
     private static func bindColumns(_ record: CircuitRecord, to statement: SQLiteStatement) throws {
         let row = CircuitRow(record)
-        try statement.bind(1, row.name)
-        try statement.bind(2, row.state)
-        try statement.bind(3, row.generation)
-        try statement.bind(4, row.requests)
-        try statement.bind(5, row.successes)
-        try statement.bind(6, row.failures)
-        try statement.bind(7, row.consecutiveSuccesses)
-        try statement.bind(8, row.consecutiveFailures)
-        try statement.bind(9, row.expiresAt)
-        try statement.bind(10, row.probes)
-        try statement.bind(11, row.override)
-        try statement.bind(12, row.overrideUntil)
-        try statement.bind(13, row.overrideReason)
-        try statement.bind(14, row.openAttempts)
-        try statement.bind(15, row.window)
-        try statement.bind(16, row.updatedAt)
+        for column in CircuitColumn.allCases { try statement.bind(Int32(column.rawValue + 1), row[column]) }
     }
 
     func delete(_ name: String) throws -> Bool {
@@ -203,13 +184,6 @@ final class SQLiteStatements: @unchecked Sendable {
 
     /// Reads a row of ``columns``, every value with its type checked (see ``SQLiteStatement/integer(_:)``).
     private static func decode(_ row: SQLiteStatement) throws(CircuitStoreError) -> CircuitRecord {
-        try CircuitRow(
-            name: row.requiredText(0), state: row.requiredText(1), generation: row.requiredInteger(2),
-            requests: row.requiredInteger(3), successes: row.requiredInteger(4), failures: row.requiredInteger(5),
-            consecutiveSuccesses: row.requiredInteger(6), consecutiveFailures: row.requiredInteger(7),
-            expiresAt: row.integer(8), probes: row.requiredText(9), override: row.text(10),
-            overrideUntil: row.integer(11), overrideReason: row.text(12), openAttempts: row.requiredInteger(13),
-            window: row.requiredText(14), updatedAt: row.requiredInteger(15)
-        ).record()
+        try CircuitRow { column in row.value(Int32(column.rawValue)) }.record()
     }
 }

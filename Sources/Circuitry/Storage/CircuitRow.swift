@@ -1,10 +1,77 @@
-/// A ``CircuitRecord`` as the plain column values of a table row: the one mapping that every SQL store (SQLite and
-/// PostgreSQL) uses, so that operators read both alike.
+/// The columns of a stored circuit, in order: the one list from which every store derives its table or item layout,
+/// its SQL, and its binding and decoding (``CircuitRow/subscript(_:)``, ``CircuitRow/init(reading:)``). Adding a field
+/// to the record means adding a case here and a line in each of those two places.
 ///
-/// Columns, in order: `name, state, generation, requests, successes, failures, consecutive_successes,
-/// consecutive_failures, expires_at, probes, override, override_until, override_reason, open_attempts, window,
-/// updated_at`. Times are milliseconds since 1970; probe leases are `id@deadline` and rate-window buckets
+/// Times are milliseconds since 1970; probe leases are `id@deadline` and rate-window buckets
 /// `start:calls:failures:slow_calls`, each list separated by commas.
+package enum CircuitColumn: Int, CaseIterable, Sendable {
+    case name, state, generation, requests, successes, failures, consecutiveSuccesses, consecutiveFailures
+    case expiresAt, probes, override, overrideUntil, overrideReason, openAttempts, window, updatedAt
+
+    /// What a column holds.
+    package enum Kind: Sendable {
+        case text, integer
+    }
+
+    /// The column's name in every store (`consecutive_failures`): SQL columns, DynamoDB attributes.
+    package var name: String {
+        switch self {
+        case .name: "name"
+        case .state: "state"
+        case .generation: "generation"
+        case .requests: "requests"
+        case .successes: "successes"
+        case .failures: "failures"
+        case .consecutiveSuccesses: "consecutive_successes"
+        case .consecutiveFailures: "consecutive_failures"
+        case .expiresAt: "expires_at"
+        case .probes: "probes"
+        case .override: "override"
+        case .overrideUntil: "override_until"
+        case .overrideReason: "override_reason"
+        case .openAttempts: "open_attempts"
+        case .window: "window"
+        case .updatedAt: "updated_at"
+        }
+    }
+
+    /// Text or integer.
+    package var kind: Kind {
+        switch self {
+        case .name, .state, .probes, .override, .overrideReason, .window: .text
+        default: .integer
+        }
+    }
+
+    /// Whether the column may be NULL (or, in a DynamoDB item, absent).
+    package var isNullable: Bool {
+        switch self {
+        case .expiresAt, .override, .overrideUntil, .overrideReason: true
+        default: false
+        }
+    }
+
+    /// Whether the column is a list, which a store may leave out when it is empty (read back as empty).
+    package var isList: Bool { self == .probes || self == .window }
+
+    /// Every column's name, comma-separated, in order: for `SELECT` and `INSERT` column lists. `quote` wraps each
+    /// name (PostgreSQL quotes `"window"`, a reserved word there).
+    package static func names(quote: (String) -> String = { $0 }) -> String {
+        allCases.map { quote($0.name) }.joined(separator: ", ")
+    }
+}
+
+/// One value of a stored column, as a store hands it over.
+package enum ColumnValue: Sendable, Hashable {
+    case null
+    case integer(Int64)
+    case text(String)
+    /// A value of a type the column never holds (a real number or a blob in SQLite), described for the error.
+    case unreadable(String)
+}
+
+/// A ``CircuitRecord`` as the plain values of its ``CircuitColumn``s: the one mapping that every store uses, so that
+/// operators read all of them alike.
 package struct CircuitRow: Sendable, Hashable {
     package var name: String
     package var state: String
@@ -95,6 +162,71 @@ package struct CircuitRow: Sendable, Hashable {
                 consecutiveSuccesses: consecutiveSuccesses, consecutiveFailures: consecutiveFailures),
             expiresAt: expiresAt.map(Self.timestamp), probes: try Self.probes(probes), override: override,
             openAttempts: openAttempts, window: try Self.window(window), updatedAt: Self.timestamp(updatedAt))
+    }
+
+    /// The value of `column`.
+    package subscript(_ column: CircuitColumn) -> ColumnValue {
+        func optional(_ value: Int64?) -> ColumnValue { value.map(ColumnValue.integer) ?? .null }
+        func optional(_ value: String?) -> ColumnValue { value.map(ColumnValue.text) ?? .null }
+        switch column {
+        case .name: return .text(name)
+        case .state: return .text(state)
+        case .generation: return .integer(generation)
+        case .requests: return .integer(requests)
+        case .successes: return .integer(successes)
+        case .failures: return .integer(failures)
+        case .consecutiveSuccesses: return .integer(consecutiveSuccesses)
+        case .consecutiveFailures: return .integer(consecutiveFailures)
+        case .expiresAt: return optional(expiresAt)
+        case .probes: return .text(probes)
+        case .override: return optional(override)
+        case .overrideUntil: return optional(overrideUntil)
+        case .overrideReason: return optional(overrideReason)
+        case .openAttempts: return .integer(openAttempts)
+        case .window: return .text(window)
+        case .updatedAt: return .integer(updatedAt)
+        }
+    }
+
+    /// Reads a row column by column. A value of the wrong type, or NULL where the column does not allow it, is a
+    /// ``CircuitStoreError`` with code ``CircuitStoreError/Code/corrupt`` naming the column; an absent list is empty.
+    package init(reading value: (CircuitColumn) throws(CircuitStoreError) -> ColumnValue) throws(CircuitStoreError) {
+        func integer(_ column: CircuitColumn) throws(CircuitStoreError) -> Int64? {
+            switch try value(column) {
+            case .integer(let number): return number
+            case .null where column.isNullable: return nil
+            case .null: throw Self.malformed("\(column.name) (NULL)")
+            case .text(let text): throw Self.malformed("\(column.name) (\(text.debugDescription), not an integer)")
+            case .unreadable(let what): throw Self.malformed("\(column.name) (\(what), not an integer)")
+            }
+        }
+        func text(_ column: CircuitColumn) throws(CircuitStoreError) -> String? {
+            switch try value(column) {
+            case .text(let text): return text
+            case .integer(let number): return "\(number)"
+            case .null where column.isNullable: return nil
+            case .null where column.isList: return ""
+            case .null: throw Self.malformed("\(column.name) (NULL)")
+            case .unreadable(let what): throw Self.malformed("\(column.name) (\(what), not text)")
+            }
+        }
+        // Each non-nullable column has a value here: `integer` and `text` throw for its NULL.
+        func required<T>(_ read: (CircuitColumn) throws(CircuitStoreError) -> T?, _ column: CircuitColumn)
+            throws(CircuitStoreError) -> T
+        {
+            guard let value = try read(column) else { throw Self.malformed("\(column.name) (NULL)") }
+            return value
+        }
+        self.init(
+            name: try required(text, .name), state: try required(text, .state),
+            generation: try required(integer, .generation), requests: try required(integer, .requests),
+            successes: try required(integer, .successes), failures: try required(integer, .failures),
+            consecutiveSuccesses: try required(integer, .consecutiveSuccesses),
+            consecutiveFailures: try required(integer, .consecutiveFailures), expiresAt: try integer(.expiresAt),
+            probes: try required(text, .probes), override: try text(.override),
+            overrideUntil: try integer(.overrideUntil), overrideReason: try text(.overrideReason),
+            openAttempts: try required(integer, .openAttempts), window: try required(text, .window),
+            updatedAt: try required(integer, .updatedAt))
     }
 
     /// A state name as the stores write it (`closed`, `open`, `half-open`).

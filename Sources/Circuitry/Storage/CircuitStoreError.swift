@@ -12,6 +12,9 @@ public struct CircuitStoreError: Error, Sendable, Hashable, CustomStringConverti
         public static let busy = Code("busy")
         /// The store could not be opened or reached (missing folder, permissions, connection refused).
         public static let cannotOpen = Code("cannot open")
+        /// The store does not exist yet (no database file; no tables in the database, or no table), and the caller
+        /// asked for it not to be created.
+        public static let missing = Code("missing")
         /// The path is a directory.
         public static let isDirectory = Code("is a directory")
         /// The file is not a database.
@@ -26,6 +29,10 @@ public struct CircuitStoreError: Error, Sendable, Hashable, CustomStringConverti
         public static let readOnly = Code("read-only")
         /// The disk is full.
         public static let full = Code("disk full")
+        /// The store's file was deleted or replaced while the store had it open, and the store cannot switch to
+        /// the file now at its path yet (for the SQLite store: the old database's `-wal` or `-shm` file is still
+        /// there). Nothing was written.
+        public static let fileReplaced = Code("file replaced")
         /// The store's connection was lost or timed out.
         public static let connectionLost = Code("connection lost")
         /// The store was closed.

@@ -51,7 +51,7 @@ package enum PasswordRedaction {
         return merged
     }
 
-    /// Where the user part starts: after a `postgres:` or `postgresql:` scheme (in any case) and the slashes that
+    /// Where the user part starts: after a `postgres:`, `postgresql:`, `redis:` or `rediss:` scheme (in any case) and the slashes that
     /// follow it (however many, either way round); without such a scheme, at the start of the text, so that a
     /// malformed scheme (`postgres//…`, ` postgres://…`) is part of what may be hidden.
     private static func userStart(_ scalars: [Unicode.Scalar]) -> Int {
@@ -67,6 +67,10 @@ package enum PasswordRedaction {
             index = 11
         } else if hasScheme("postgres:") {
             index = 9
+        } else if hasScheme("rediss:") {
+            index = 7
+        } else if hasScheme("redis:") {
+            index = 6
         } else {
             return 0
         }

@@ -22,7 +22,8 @@ struct HistoryCommand: AsyncParsableCommand {
 
     @OptionGroup var store: StoreOptions
 
-    @Argument(help: ArgumentHelp("Only this circuit's transitions.", valueName: "name"))
+    @Argument(
+        help: ArgumentHelp("Only this circuit's transitions.", valueName: "name"), completion: CircuitCompletion.names)
     var name: String?
 
     @Flag(help: "One JSON object per transition and per line.")
@@ -34,6 +35,8 @@ struct HistoryCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("How many of the latest transitions to print first.", valueName: "n"))
     var limit = 100
 
+    @OptionGroup var logging: LoggingOptions
+
     /// How often `--follow` looks for new transitions.
     static let pollInterval = Duration.milliseconds(200)
 
@@ -44,7 +47,7 @@ struct HistoryCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await store.withFactory(mustExist: true, logger: Console.logger) { factory in
+            try await store.withFactory(mustExist: true, logger: logging.logger) { factory in
                 if follow { Signals.install([SIGINT, SIGTERM, SIGHUP]) }
                 let recent = limit == 0 ? [] : try await factory.history(of: name, limit: limit)
                 var lastID = printEntries(recent)

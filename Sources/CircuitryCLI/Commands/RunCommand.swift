@@ -20,19 +20,28 @@ struct RunCommand: AsyncParsableCommand {
             it started. A command killed by --timeout counts as a failure. A command that a signal sent to \
             circuitry ends (it is passed on: SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2), or a ^C or ^\\ \
             typed at the terminal, counts as neither, whether the signal kills it or it exits with 128 + the \
-            signal's number (as a shell or a JVM does). When the \
-            circuit rejects the call, the command is not started, circuitry exits with 75 and standard error says \
-            until when, in ISO 8601. When the database cannot be used (a damaged file, a server that cannot be \
-            reached), the command is not started either, and circuitry exits with 74. Standard input, output and \
-            error are the command's own.
+            signal's number (as a shell or a JVM does). Standard input, output and error are the command's own.
 
-            Every process that shares a circuit should pass the same thresholds and durations.
+            Before the command: when the circuit rejects the call, the command is not started, circuitry exits \
+            with 75 and standard error says until when, in ISO 8601. When the database cannot be used (it cannot be \
+            opened or read: a damaged file, a server that cannot be reached), the command is not started either, \
+            and circuitry exits with 74; so too when admitting the call must write (the circuit is half-open, or \
+            time alone has changed it: its open period or a probe's lease ended) and another process holds the \
+            write lock past the bound (1s on SQLite). Admitting a call to a closed circuit, and rejecting one while \
+            it is open, are plain reads that wait for no lock: a busy database does not stop those.
+
+            After the command: its outcome is written at once. If that fails (the lock stays busy past the bound, \
+            the server is gone), circuitry still exits with the command's own status, and standard error says \
+            "circuitry: the command's outcome (...) was not recorded: ...".
+
+            The database is created on the first call if it does not exist. Every process that shares a circuit \
+            should pass the same thresholds and durations.
             """
     )
 
     @OptionGroup var store: StoreOptions
 
-    @Option(help: ArgumentHelp("The circuit's name.", valueName: "name"))
+    @Option(help: ArgumentHelp("The circuit's name.", valueName: "name"), completion: CircuitCompletion.names)
     var circuit: String
 
     @OptionGroup var breaker: BreakerSettingsOptions
@@ -47,7 +56,7 @@ struct RunCommand: AsyncParsableCommand {
             "After --timeout, send SIGKILL if the command still runs this long after SIGTERM (default 2s).",
             valueName: "duration"),
         transform: DurationArgument.init(parsing:))
-    var killAfter: DurationArgument = try! DurationArgument(parsing: "2s")
+    var killAfter = DurationArgument(milliseconds: 2000)
 
     @Option(
         name: .customLong("ignore-exit"),
@@ -59,6 +68,8 @@ struct RunCommand: AsyncParsableCommand {
     @Argument(
         parsing: .postTerminator, help: ArgumentHelp("The command and its arguments, after --.", valueName: "command"))
     var command: [String] = []
+
+    @OptionGroup var logging: LoggingOptions
 
     func validate() throws {
         try validateCircuitName(circuit)
@@ -75,7 +86,7 @@ struct RunCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingErrors {
-            try await store.withFactory(mustExist: false, settings: settings, logger: Console.logger) { factory in
+            try await store.withFactory(mustExist: false, settings: settings, logger: logging.logger) { factory in
                 let breaker = try factory.breaker(for: circuit)
                 let permit = try await breaker.acquire()
 

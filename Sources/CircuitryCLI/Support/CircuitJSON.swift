@@ -3,8 +3,9 @@ import Foundation
 
 /// The `--json` form of a circuit: one object per circuit, on one line (JSON Lines).
 ///
-/// The keys are those of the `circuit_status` view of the database, plus a few; they are stable. Times are ISO 8601
-/// in UTC with milliseconds; absent values are `null`, never left out. See `Docs/cli.md` for the list.
+/// The keys are those of the `circuit_status` view of the database, plus a few; they are stable: keys are added,
+/// never renamed or removed (a test pins them, and checks that `Docs/cli.md` lists each). Times are ISO 8601 in UTC
+/// with milliseconds; absent values are `null`, never left out.
 struct CircuitJSON: Encodable, Equatable {
     var name: String
     /// `closed`, `open` or `half-open`, as of now (an open circuit whose time is up is `half-open`).
@@ -28,10 +29,17 @@ struct CircuitJSON: Encodable, Equatable {
     var overrideReason: String?
     var openAttempts: Int64
     var updatedAt: String
+    /// The store's time when the circuit was read (the server's, for a server store): what "now" was for `state`
+    /// and `retry_after`. Added in 0.1.0.
+    var readAt: String
+    /// The circuit's latest transition (`null` if the history has none): the reason and the actor of what put it in
+    /// its state, when `to_state` is `state`. Added in 0.1.0.
+    var lastTransition: TransitionJSON?
     /// Only in `show`: the circuit's recent transitions, oldest first.
     var history: [TransitionJSON]?
 
-    init(_ snapshot: CircuitSnapshot, history: [HistoryEntry]? = nil) {
+    init(_ report: CircuitReport, history: [HistoryEntry]? = nil) {
+        let snapshot = report.snapshot
         let record = snapshot.record
         name = record.name
         state = record.state.rawValue
@@ -55,6 +63,8 @@ struct CircuitJSON: Encodable, Equatable {
         }
         openAttempts = record.openAttempts
         updatedAt = record.updatedAt.description
+        readAt = snapshot.now.description
+        lastTransition = report.lastTransition.map(TransitionJSON.init)
         self.history = history.map { $0.map(TransitionJSON.init) }
     }
 
@@ -69,6 +79,8 @@ struct CircuitJSON: Encodable, Equatable {
         case overrideReason = "override_reason"
         case openAttempts = "open_attempts"
         case updatedAt = "updated_at"
+        case readAt = "read_at"
+        case lastTransition = "last_transition"
     }
 
     func encode(to encoder: any Encoder) throws {
@@ -91,6 +103,8 @@ struct CircuitJSON: Encodable, Equatable {
         try container.encode(overrideReason, forKey: .overrideReason)
         try container.encode(openAttempts, forKey: .openAttempts)
         try container.encode(updatedAt, forKey: .updatedAt)
+        try container.encode(readAt, forKey: .readAt)
+        try container.encode(lastTransition, forKey: .lastTransition)
         try container.encodeIfPresent(history, forKey: .history)
     }
 }

@@ -20,12 +20,8 @@ enum Console {
         String(text.map { $0.isNewline ? " " : $0 })
     }
 
-    /// The library logs at info and below; the command reports failures itself, so only warnings get through.
-    static var logger: Logger {
-        var logger = Logger(label: "circuitry")
-        logger.logLevel = .warning
-        return logger
-    }
+    /// A logger that drops everything: for shell completion, which must print nothing but the candidates.
+    static let silent = Logger(label: "circuitry", factory: { _ in SwiftLogNoOpLogHandler() })
 }
 
 /// The one-line diagnostic for an error of the store: the cause, the path and what the store could not do.
@@ -39,7 +35,9 @@ func storageMessage(_ error: CircuitStoreError) -> String {
         shown.location = PasswordRedaction.redacting(location)
         shown.message = "the path looks like a URL with a password; is it a mistyped postgres:// URL?"
     }
-    return "cannot use the database (\(error.code)): \(shown)"
+    var message = "cannot use the database (\(error.code)): \(shown)"
+    if error.code == .missing { message += "; circuitry init creates it, and so does circuitry run" }
+    return message
 }
 
 /// Runs a subcommand's body, turning the library's errors into one line on standard error and the documented
@@ -53,6 +51,9 @@ func reportingErrors(_ body: () async throws -> Void) async throws {
     } catch let rejection as CircuitRejected {
         Console.error(rejection.description)
         throw ExitCode(status: ExitStatus.rejected)
+    } catch let error as NoSuchCircuit {
+        Console.error(error.description)
+        throw ExitCode(status: ExitStatus.noSuchCircuit)
     } catch let error as ConfigurationError {
         // Arguments are checked in `validate()`, which prints the usage too; this is a last line of defence.
         Console.error(error.description)
