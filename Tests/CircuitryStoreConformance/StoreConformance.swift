@@ -35,7 +35,7 @@ public enum StoreConformance {
     /// Every check, store contract first, then breaker semantics.
     public static var checks: [Check] {
         storeChecks + breakerChecks + policyChecks + cancellationChecks + forcedOpenChecks + edgeChecks + watchChecks
-            + settingsByBaseNameChecks
+            + settingsByBaseNameChecks + reporterChecks
     }
 }
 

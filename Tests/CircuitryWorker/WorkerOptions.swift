@@ -27,11 +27,18 @@ struct BreakerOptions: ParsableArguments {
     @Option(help: "Names this process in the history and the report.")
     var name: String?
 
+    @Option(help: "Distinct processes whose failures it takes to trip the circuit (minimumReporters).")
+    var minimumReporters: Int = 1
+
     @OptionGroup var barrier: BarrierOptions
 
     var actor: String { "\(name ?? "worker") pid \(getpid())" }
 
-    var settings: BreakerSettings { breakerSettings.settings() }
+    var settings: BreakerSettings {
+        var settings = breakerSettings.settings()
+        settings.minimumReporters = minimumReporters
+        return settings
+    }
 
     /// Opens the store and a factory whose state-change callback appends to `callbacks`, runs `body` with them, and
     /// closes the store. On a server, one call at a time per worker: two connections are plenty, and many workers

@@ -39,9 +39,11 @@ final class BreakerEngine: Sendable {
     init(store: any CircuitStore, configuration: BreakerFactory.Configuration, logger: Logger) {
         self.store = store
         self.configuration = configuration
-        self.machine = CircuitStateMachine(settings: configuration.settings, actor: configuration.actor)
+        let reporter = FailureReporter.id(of: configuration.reporter)
+        self.machine = CircuitStateMachine(
+            settings: configuration.settings, actor: configuration.actor, reporter: reporter)
         self.machines = configuration.settingsByBaseName.mapValues {
-            CircuitStateMachine(settings: $0, actor: configuration.actor)
+            CircuitStateMachine(settings: $0, actor: configuration.actor, reporter: reporter)
         }
         self.batcher = SuccessBatcher(
             maximumCount: Int64(configuration.maximumBatchedSuccesses), maximumAge: configuration.successFlushInterval,

@@ -66,6 +66,10 @@ public final class BreakerFactory: Sendable {
         public var successFlushInterval: Duration
         /// Names this process in the transition history. Default `pid <pid> on <host name>`.
         public var actor: String
+        /// Who this factory's failures come from, for ``BreakerSettings/minimumReporters``: processes (the default,
+        /// `pid <pid> on <host name>`, one per process) or, if every process of a host should count as one, the host
+        /// name. Only its hash is stored (``FailureReporter/id(of:)``).
+        public var reporter: String
         /// What the `circuit` dimension of the metrics carries. Default ``MetricsDimension/baseName``.
         public var metricsDimension: MetricsDimension
         /// The swift-metrics backend. Default `nil`: whatever the application bootstrapped (`MetricsSystem`).
@@ -88,6 +92,7 @@ public final class BreakerFactory: Sendable {
             self.maximumBatchedSuccesses = 1000
             self.successFlushInterval = .seconds(1)
             self.actor = Self.defaultActor
+            self.reporter = Self.defaultActor
             self.metricsDimension = .baseName
             self.metricsFactory = nil
         }
