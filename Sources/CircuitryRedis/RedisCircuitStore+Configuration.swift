@@ -59,6 +59,11 @@ extension RedisCircuitStore {
         public var historyLimit: Int
         /// Shown in `CLIENT LIST` (`CLIENT SETNAME`). Default `circuitry`.
         public var clientName: String
+        /// Whether the store marks a prefix that has no Circuitry keys as its own (`{prefix}:meta`). Default `true`.
+        /// With `false`, such a prefix is refused with ``CircuitStoreError/Code/missing`` and nothing is written: for
+        /// programs that only read or operate existing circuits, where a mistyped prefix or database number must not
+        /// look like an empty set of circuits.
+        public var createsKeys: Bool
 
         /// Creates a configuration for a server at `host`.
         public init(
@@ -79,6 +84,7 @@ extension RedisCircuitStore {
             self.maximumUpdateAttempts = 64
             self.historyLimit = 100
             self.clientName = "circuitry"
+            self.createsKeys = true
         }
 
         /// Whether `text` is meant as a Redis URL: it starts with `redis://` or `rediss://`, in any case. Tools

@@ -212,14 +212,21 @@ extension RedisCircuitStore {
     /// Marks the prefix as Circuitry's if it is new, refuses a newer layout or someone else's keys, and loads the
     /// scripts: one round trip, once per store.
     private func prepareKeys(by deadline: NIODeadline) async throws {
+        let mark =
+            configuration.createsKeys
+            ? ["HSETNX", keys.meta, "version", String(RedisKeys.version)] : ["HEXISTS", keys.meta, "version"]
         let replies = try await pool.send(
             [
-                ["HSETNX", keys.meta, "version", String(RedisKeys.version)], ["HGET", keys.meta, "version"],
+                mark, ["HGET", keys.meta, "version"],
                 ["TYPE", keys.circuits], ["SCRIPT", "LOAD", RedisScripts.commit],
                 ["SCRIPT", "LOAD", RedisScripts.prune],
             ], deadline: deadline)
-        for (reply, command) in zip(replies.prefix(2), ["HSETNX", "HGET"]) {
+        for (reply, command) in zip(replies.prefix(2), [mark[0], "HGET"]) {
             try RedisErrorMapping.check(reply, command: command)
+        }
+        if !configuration.createsKeys, replies[1].isNull, replies[2].string == "none" {
+            throw CircuitStoreError(
+                code: .missing, message: "there are no Circuitry keys under the prefix \(keys.tag)")
         }
         guard let version = replies[1].integer else {
             throw CircuitStoreError(

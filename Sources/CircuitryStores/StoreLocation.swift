@@ -180,6 +180,7 @@ public struct StoreLocation: Sendable, CustomStringConvertible {
         #if Redis
         case .redis(var configuration):
             if let maximum = options.maximumConnections { configuration.maximumConnections = maximum }
+            if options.mustExist { configuration.createsKeys = false }
             return try await RedisCircuitStore.withStore(
                 configuration: configuration, logger: logger, isolation: isolation
             ) { try await body($0) }

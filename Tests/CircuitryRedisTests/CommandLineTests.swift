@@ -39,6 +39,27 @@ import Testing
         #expect(try server.cli(["HGET", "{cli}:circuit:upstream", "state"], password: Self.password) == "closed")
     }
 
+    /// A prefix without Circuitry's keys: the subcommands that only read or operate circuits refuse it and write
+    /// nothing (a mistyped prefix must not become an empty set of circuits); `init` marks it as Circuitry's.
+    @Test func onlyInitAndRunMarkAPrefixAndATypoWritesNothing() async throws {
+        let server = try await TestRedisServer.start()
+        defer { server.stop(crash: true) }
+        let cli = try CLIHarness(database: server.url(parameters: "prefix=fresh"))
+        for arguments in [
+            ["list"], ["show", "x"], ["history"], ["trip", "x", "--create"], ["prune", "--idle", "1h"],
+        ] {
+            let result = try await cli.run(arguments + cli.db, timeout: .seconds(20))
+            expectStorageError(result, location: "prefix=fresh", cause: "no Circuitry keys")
+            #expect(result.stderr.contains("(missing)"), "\(arguments): \(result)")
+        }
+        #expect(try server.cli(["DBSIZE"]) == "0", "nothing was written")
+        let initialized = try await cli.run(["init"] + cli.db, timeout: .seconds(20))
+        #expect(initialized.status == 0, "\(initialized)")
+        #expect(try server.cli(["HGET", "{fresh}:meta", "version"]) == "1")
+        let listed = try await cli.run(["list"] + cli.db, timeout: .seconds(20))
+        #expect(listed.status == 0 && listed.stdout == "", "\(listed)")
+    }
+
     @Test func aServerThatCannotBeUsedIsExitStatus74NamingTheURL() async throws {
         let server = try await TestRedisServer.start(extraArguments: ["--requirepass", Self.password])
         defer { server.stop(crash: true) }
