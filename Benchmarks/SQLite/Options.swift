@@ -23,6 +23,8 @@ struct Options: Sendable {
 
     /// Runs one single-process case alone for `--seconds`, for a profiler, instead of the benchmark.
     var profile: String?
+    /// With `--profile`: run exactly this many operations instead of `--seconds`.
+    var operations: Int?
 
     // Set in worker processes only.
     var worker: String?
@@ -35,10 +37,11 @@ struct Options: Sendable {
     static let usage = """
         usage: circuitry-bench [--json PATH] [--rounds N] [--sample-ms N] [--scaling-seconds S] [--scaling-runs N]
                                [--latency-seconds S] [--wal-seconds S] [--many-circuits N] [--memory-circuits N]
-                               [--keep] [--profile CASE [--seconds S]]
+                               [--keep] [--profile CASE [--seconds S | --operations N]]
         Measures Circuitry against the raw SQLite floor on one temporary database; prints a table and writes
         every figure to the JSON file (default bench-results.json). Build it in release mode: `make bench`.
-        --profile CASE runs one single-process case (e.g. sqlite.execute_failure_ns) alone for a profiler.
+        --profile CASE runs one single-process case (e.g. sqlite.execute_failure_ns) alone for a profiler, for
+        --seconds S or exactly --operations N (Benchmarks/instructions.sh counts instructions per operation).
         """
 
     static func parse(_ arguments: [String]) throws -> Options {
@@ -57,6 +60,7 @@ struct Options: Sendable {
             case "--memory-circuits": options.memoryCircuits = max(1, try arguments.number(flag))
             case "--keep": options.keep = true
             case "--profile": options.profile = try arguments.value(flag)
+            case "--operations": options.operations = max(0, try arguments.number(flag))
             case "--worker": options.worker = try arguments.value(flag)
             case "--db": options.database = try arguments.value(flag)
             case "--seconds": options.seconds = try arguments.number(flag)

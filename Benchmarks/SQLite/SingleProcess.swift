@@ -19,20 +19,27 @@ struct SingleProcess: Sendable {
         return samples.mapValues(median)
     }
 
-    /// Runs one case alone for `seconds`, for a profiler (`circuitry-bench --profile NAME`).
-    func profile(_ name: String, seconds: Double) async throws {
+    /// Runs one case alone for `seconds`, or for exactly `operations` operations when given, for a profiler
+    /// (`circuitry-bench --profile NAME`). A fixed count makes instruction counts comparable: run it with two counts
+    /// and divide the difference by the difference of the counts (`Benchmarks/instructions.sh`).
+    func profile(_ name: String, seconds: Double, operations fixed: Int?) async throws {
         let (cases, factory) = try await cases()
         guard let timed = cases.first(where: { $0.name == name }) else {
             throw BenchmarkFailure(description: "no case \(name); cases: \(cases.map(\.name).joined(separator: ", "))")
         }
-        let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
         var operations = 0
-        while monotonicNanoseconds() < deadline {
-            try await timed.run(1000)
-            operations += 1000
+        if let fixed {
+            try await timed.run(fixed)
+            operations = fixed
+        } else {
+            let deadline = monotonicNanoseconds() + UInt64(seconds * 1e9)
+            while monotonicNanoseconds() < deadline {
+                try await timed.run(1000)
+                operations += 1000
+            }
         }
         try await factory.flush()
-        print("\(name): \(operations) operations in \(seconds) s")
+        print("\(name): \(operations) operations")
     }
 
     private func cases() async throws -> ([TimedCase], BreakerFactory) {

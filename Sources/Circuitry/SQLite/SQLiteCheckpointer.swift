@@ -48,8 +48,9 @@ final class SQLiteCheckpointer {
     private let handle: OpaquePointer
     /// Above this many frames in the log, a commit may be followed by a `TRUNCATE` attempt.
     let truncateAboveFrames: Int32
-    /// Frames in the log after the last commit, as the WAL hook reported them; 0 when no commit since.
-    fileprivate var framesAfterCommit: Int32 = 0
+    /// Frames in the log after the last commit, as the WAL hook reported them; 0 when no commit since. The hook runs
+    /// after a commit that wrote frames to the log, and only then.
+    var framesAfterCommit: Int32 = 0
     /// No `TRUNCATE` attempt before this instant (monotonic nanoseconds).
     private var nextTruncateAttempt: UInt64 = 0
 

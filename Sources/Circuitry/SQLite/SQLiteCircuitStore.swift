@@ -195,28 +195,35 @@ public final class SQLiteCircuitStore: CircuitStore {
             // The time is taken before the read: a decision made on this snapshot is then never stamped later
             // than a write the snapshot did not see.
             let now = clock.now()
-            return (try statements.select(name), now)
+            return (try statements.latest(name), now)
         }
     }
 
     public func update<Value: Sendable>(
         _ name: String, _ body: (inout CircuitRecord?, Timestamp) throws -> StoreUpdate<Value>
     ) async throws -> Value {
-        try await writeTransaction { statements in
-            let stored = try statements.select(name)
+        let (value, _) = try await writeTransaction { statements in
+            // Under the write lock no commit can come between this read and the write: from the cache when the
+            // wal-index header is still the one the record was read or written under.
+            let stored = try statements.latest(name)
             var record = stored
             // Read after the lock is taken, so that commits are in time order.
             let now = clock.now()
             let result = try body(&record, now)
+            var written = stored
             if result.write, var record {
                 record.updatedAt = now
                 try statements.write(record, replacing: stored)
+                written = record
             }
             for transition in result.transitions {
                 try statements.append(transition)
             }
-            return result.value
+            return (result.value, written)
+        } committed: { statements, result in
+            statements.reads.wrote(name, result.1, commit: statements.connection.lastCommit)
         }
+        return value
     }
 
     public func list() async throws -> (records: [CircuitRecord], now: Timestamp) {
@@ -240,15 +247,20 @@ public final class SQLiteCircuitStore: CircuitStore {
 
     // MARK: Waiting, and the file under the store
 
-    /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the file the path names now (see ``withConnection(write:_:)``).
-    private func writeTransaction<T>(_ body: (SQLiteStatements) throws -> T) async throws -> T {
+    /// Runs `body` in a `BEGIN IMMEDIATE` transaction on the file the path names now (see ``withConnection(write:_:)``),
+    /// then `committed` with its result once it committed, still under the store's lock.
+    private func writeTransaction<T>(
+        _ body: (SQLiteStatements) throws -> T, committed: (SQLiteStatements, T) -> Void = { _, _ in }
+    ) async throws -> T {
         try await withConnection(write: true) { statements, files in
-            try statements.connection.immediateTransaction {
+            let value = try statements.connection.immediateTransaction {
                 // Under the write lock: the file this transaction writes to is still the one at the path. A file
                 // deleted or replaced before this instant never receives a write.
                 guard files.status == .unchanged else { throw DatabaseFileChanged() }
                 return try body(statements)
             }
+            committed(statements, value)
+            return value
         }
     }
 
@@ -296,7 +308,7 @@ public final class SQLiteCircuitStore: CircuitStore {
     /// Runs `attempt` under the store's lock on the connection to the file the path names.
     ///
     /// A read first looks, at most once a second, whether the path still names the open file; a write transaction
-    /// looks every time, under the write lock (``writeTransaction(_:)``). When the database was deleted or
+    /// looks every time, under the write lock (``writeTransaction(_:committed:)``). When the database was deleted or
     /// replaced, the store closes its connection, which never writes to that file again, and opens the file now at
     /// the path (creating it if there is none), as a process started now would: all processes end up on one file.
     /// What was written to the old file after it was deleted or replaced, and before the store looked, stays

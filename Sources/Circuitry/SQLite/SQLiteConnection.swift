@@ -28,6 +28,27 @@ final class SQLiteConnection {
     /// The store's checkpoints, once ``takeOverCheckpoints(truncateAboveBytes:)`` was called; until then SQLite's
     /// automatic checkpoint.
     private var checkpointer: SQLiteCheckpointer?
+    /// The database's wal-index header in SQLite's shared memory, once ``takeOverCheckpoints(truncateAboveBytes:)``
+    /// was called (``SQLiteWALIndex``); `nil` before, and where SQLite keeps none this process can read.
+    private(set) var walIndex: SQLiteWALIndex?
+    /// What the last write transaction's commit left, when the connection could tell that its own commit was the last
+    /// of any connection (see ``OwnCommit``); `nil` otherwise.
+    private(set) var lastCommit: OwnCommit?
+
+    /// The wal-index headers around a commit of this connection that no other commit followed: the database as the
+    /// header `after` describes it is the database as this connection's transaction left it.
+    ///
+    /// `before` is read inside the transaction, under the write lock, when no other connection can commit; `after`
+    /// right after the commit. Every commit of every connection adds one to the header's change counter and moves its
+    /// last valid frame to the commit's last frame (a checkpoint that starts the log again changes the header but not
+    /// the content). So a header `after` whose counter is one more than `before`'s and whose last frame is the one the
+    /// WAL hook reported for this commit is this commit's; when the transaction wrote nothing, `after` must be
+    /// `before` itself. Anything else (another commit, a checkpoint that started the log again, a header being
+    /// written) leaves no ``OwnCommit``, and the cache forgets what it kept.
+    struct OwnCommit {
+        var before: SQLiteWALIndex.Header
+        var after: SQLiteWALIndex.Header
+    }
 
     /// Opens (creating if missing) the database at `path` for reading and writing. With `waitsWhenBusy`, a lock held
     /// by another process makes the calling thread wait for it, within `busy.bound`; without, it fails at once.
@@ -78,6 +99,12 @@ final class SQLiteConnection {
         let pageSize = try scalarInt("PRAGMA page_size")
         checkpointer = SQLiteCheckpointer(
             handle: handle, truncateAboveBytes: truncateAboveBytes, pageSize: max(512, pageSize))
+        // After a read transaction in WAL mode (`PRAGMA schema_version` reads the database header) SQLite has mapped
+        // the wal-index, so the mapping obtained below is SQLite's own. If that read fails (another process is
+        // recovering the log), the connection goes without: every read is a `SELECT`.
+        if (try? scalarInt("PRAGMA schema_version")) != nil {
+            walIndex = SQLiteWALIndex(connection: handle)
+        }
     }
 
     /// Whether SQLite opened the file read-only (for example because the file is not writable).
@@ -124,6 +151,9 @@ final class SQLiteConnection {
     /// SQLite skips both when the database file was moved or deleted (`SQLITE_FCNTL_HAS_MOVED`), so closing a
     /// connection to a replaced file never deletes the new database's log.
     func close() {
+        // SQLite unmaps the wal-index when it closes the connection.
+        walIndex = nil
+        lastCommit = nil
         for statement in statements { statement.finalize() }
         statements = []
         guard let db = handle else { return }
@@ -202,8 +232,14 @@ final class SQLiteConnection {
     /// https://www.sqlite.org/lang_transaction.html
     /// Once the store has called ``stopWaitingWhenBusy()``, `BEGIN IMMEDIATE` fails at once with ``busy`` while
     /// another process holds the lock; nothing has been done then, and the store retries later.
+    ///
+    /// Afterwards ``lastCommit`` says whether the commit was the last of any connection, as far as the wal-index shows.
     func immediateTransaction<T>(_ body: () throws -> T) throws -> T {
+        lastCommit = nil
         try run(&beginImmediate, "BEGIN IMMEDIATE")
+        // Under the write lock: the header of the last commit of any connection, which none can follow until ours.
+        let before = walIndex?.header()
+        checkpointer?.framesAfterCommit = 0
         let value: T
         do {
             value = try body()
@@ -211,6 +247,17 @@ final class SQLiteConnection {
         } catch {
             if inTransaction { try? execute("ROLLBACK") }
             throw error
+        }
+        if let before, let checkpointer, let after = walIndex?.header() {
+            // The WAL hook ran during the commit if and only if it wrote frames to the log, with the number of the
+            // commit's last frame: the header `after` must be that commit's (one more commit, that last frame). A
+            // commit that wrote nothing leaves the header as it was.
+            let frames = checkpointer.framesAfterCommit
+            let isOwn =
+                frames > 0
+                ? after.changeCounter == before.changeCounter &+ 1 && Int64(after.lastFrame) == Int64(frames)
+                : after == before
+            if isOwn { lastCommit = OwnCommit(before: before, after: after) }
         }
         checkpointer?.afterCommit()
         return value

@@ -3,6 +3,8 @@
 /// `@unchecked Sendable`: the store keeps the only reference inside its `Mutex` and uses it only under that lock.
 final class SQLiteStatements: @unchecked Sendable {
     let connection: SQLiteConnection
+    /// Records read or written on this connection since the last commit of any connection.
+    let reads = SQLiteReadCache()
     private let historyLimit: Int
     private let selectOne: SQLiteStatement
     private let selectAll: SQLiteStatement
@@ -68,6 +70,12 @@ final class SQLiteStatements: @unchecked Sendable {
     }
 
     // MARK: Circuits
+
+    /// The record of `name` as last committed: from ``reads`` when no connection has committed since it was read or
+    /// written there, otherwise a `SELECT`.
+    func latest(_ name: String) throws -> CircuitRecord? {
+        try reads.record(name, current: connection.walIndex?.header()) { try select(name) }
+    }
 
     func select(_ name: String) throws -> CircuitRecord? {
         try selectOne.use { statement in
