@@ -283,7 +283,7 @@ final class Box: @unchecked Sendable {
 
     static func identity(_ name: String) -> CircuitIdentity {
         CircuitIdentity(
-            name: name, baseName: name, context: [:], machine: CircuitStateMachine(settings: .init(), actor: "test"),
-            metrics: nil)
+            name: name, baseName: name, context: [:],
+            rules: CircuitRules(CircuitStateMachine(settings: .init(), actor: "test")), metrics: nil)
     }
 }

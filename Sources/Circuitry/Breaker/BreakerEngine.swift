@@ -7,10 +7,20 @@ struct CircuitIdentity: Sendable {
     let baseName: String
     let context: [String: String]
     /// The rules with the settings of the circuit's base name (or the factory's), resolved once when a breaker is made.
-    let machine: CircuitStateMachine
+    let rules: CircuitRules
     /// The circuit's metrics, resolved once when a breaker is made; `nil` for an operation by name (an override),
     /// which must not create a metrics entry per circuit name.
     let metrics: BreakerMetrics.PerCircuit?
+}
+
+/// The rules of a base name, shared by reference: an identity is copied several times per call, and a copy of the
+/// rules (settings with closures and strings) would retain and release each of their fields every time.
+final class CircuitRules: Sendable {
+    let machine: CircuitStateMachine
+
+    init(_ machine: CircuitStateMachine) {
+        self.machine = machine
+    }
 }
 
 /// What a write does when the circuit has no record.
@@ -26,9 +36,9 @@ final class BreakerEngine: Sendable {
     let store: any CircuitStore
     let configuration: BreakerFactory.Configuration
     /// The rules with the factory's settings, for base names without settings of their own.
-    let machine: CircuitStateMachine
+    let rules: CircuitRules
     /// The rules of each base name that has settings of its own (``BreakerFactory/Configuration/settingsByBaseName``).
-    let machines: [String: CircuitStateMachine]
+    let rulesByBaseName: [String: CircuitRules]
     let batcher: SuccessBatcher
     let logger: Logger
     let metrics: BreakerMetrics
@@ -40,10 +50,10 @@ final class BreakerEngine: Sendable {
         self.store = store
         self.configuration = configuration
         let reporter = FailureReporter.id(of: configuration.reporter)
-        self.machine = CircuitStateMachine(
-            settings: configuration.settings, actor: configuration.actor, reporter: reporter)
-        self.machines = configuration.settingsByBaseName.mapValues {
-            CircuitStateMachine(settings: $0, actor: configuration.actor, reporter: reporter)
+        self.rules = CircuitRules(
+            CircuitStateMachine(settings: configuration.settings, actor: configuration.actor, reporter: reporter))
+        self.rulesByBaseName = configuration.settingsByBaseName.mapValues {
+            CircuitRules(CircuitStateMachine(settings: $0, actor: configuration.actor, reporter: reporter))
         }
         self.batcher = SuccessBatcher(
             maximumCount: Int64(configuration.maximumBatchedSuccesses), maximumAge: configuration.successFlushInterval,
@@ -56,19 +66,19 @@ final class BreakerEngine: Sendable {
     /// A breaker's circuit, with its metrics.
     func identity(name: String, baseName: String, context: [String: String]) -> CircuitIdentity {
         CircuitIdentity(
-            name: name, baseName: baseName, context: context, machine: machine(baseName: baseName),
+            name: name, baseName: baseName, context: context, rules: rules(baseName: baseName),
             metrics: metrics.circuit(name: name, baseName: baseName))
     }
 
     /// An operation by full name (no base name, no tenant context): the name stands for its base name when choosing
     /// settings, as it does with the default naming function.
     func identity(named name: String) -> CircuitIdentity {
-        CircuitIdentity(name: name, baseName: name, context: [:], machine: machine(baseName: name), metrics: nil)
+        CircuitIdentity(name: name, baseName: name, context: [:], rules: rules(baseName: name), metrics: nil)
     }
 
     /// The rules of `baseName`: with its own settings, or the factory's.
-    func machine(baseName: String) -> CircuitStateMachine {
-        machines.isEmpty ? machine : machines[baseName] ?? machine
+    func rules(baseName: String) -> CircuitRules {
+        rulesByBaseName.isEmpty ? rules : rulesByBaseName[baseName] ?? rules
     }
 
     /// The metrics of `circuit`: its breaker's; for an operation by name, which has no base name, only when the
@@ -86,7 +96,7 @@ final class BreakerEngine: Sendable {
             let (stored, now) = try await read(circuit.name)
             let admission: Admission
             let admittedAt: Timestamp
-            if let decided = circuit.machine.admitWithoutWriting(stored, now: now) {
+            if let decided = circuit.rules.machine.admitWithoutWriting(stored, now: now) {
                 (admission, admittedAt) = (decided, now)
             } else {
                 let leaseID = Int64(bitPattern: random() >> 1) | 1
@@ -139,8 +149,9 @@ final class BreakerEngine: Sendable {
             if outcome.kind == .ignored { return }
             if outcome.kind == .success {
                 let (stored, now) = try await read(circuit.name)
-                let machine = circuit.machine
-                if let stored, machine.canBatchSuccess(report, stored, generation: permit.generation, now: now) {
+                if let stored,
+                    circuit.rules.machine.canBatchSuccess(report, stored, generation: permit.generation, now: now)
+                {
                     let full = batcher.add(circuit, generation: permit.generation, failures: stored.counts.failures)
                     if full { try await flush(circuit) }
                     return
@@ -187,18 +198,18 @@ final class BreakerEngine: Sendable {
     /// The circuit now; a circuit that was never written is a fresh closed one.
     func snapshot(_ circuit: CircuitIdentity) async throws -> CircuitSnapshot {
         let (stored, now) = try await read(circuit.name)
-        return evaluate(stored, name: circuit.name, machine: circuit.machine, now: now)
+        return evaluate(stored, name: circuit.name, machine: circuit.rules.machine, now: now)
     }
 
     /// The circuit now, or `nil` if it was never written.
     func storedSnapshot(_ name: String) async throws -> CircuitSnapshot? {
         let (stored, now) = try await read(name)
-        return stored.map { evaluate($0, name: name, machine: machine(baseName: name), now: now) }
+        return stored.map { evaluate($0, name: name, machine: rules(baseName: name).machine, now: now) }
     }
 
     func snapshots() async throws -> [CircuitSnapshot] {
         let (records, now) = try await store.list()
-        return records.map { evaluate($0, name: $0.name, machine: machine(baseName: $0.name), now: now) }
+        return records.map { evaluate($0, name: $0.name, machine: rules(baseName: $0.name).machine, now: now) }
     }
 
     private func evaluate(
@@ -251,7 +262,7 @@ final class BreakerEngine: Sendable {
     ) async throws -> Value? {
         let name = circuit.name
         let batch = batcher.take(name)
-        let machine = circuit.machine
+        let machine = circuit.rules.machine
         let started = monotonicNanoseconds()
         let (value, transitions): (Value?, [CircuitTransition])
         do {
