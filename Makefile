@@ -90,7 +90,7 @@ check-examples:
 # symbols, and with warnings as errors: a broken symbol link, an article that does not resolve or an undocumented
 # parameter fails. With the same flags as `make build`, so that only the documented modules are compiled again. The
 # archives are in .build/plugins/Swift-DocC/outputs/.
-DOCS_TARGETS := Circuitry CircuitryPostgres CircuitryRedis CircuitryDynamoDB CircuitryStores
+DOCS_TARGETS := Circuitry CircuitryPostgres CircuitryRedis CircuitryDynamoDB CircuitryStores CircuitryServiceLifecycle
 
 docs: check-examples
 	$(SWIFT) package $(TRAITS) $(STRICT) generate-documentation $(addprefix --target ,$(DOCS_TARGETS)) --warnings-as-errors

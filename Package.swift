@@ -12,6 +12,8 @@ let package = Package(
     products: [
         // The breakers, the SQLite store and the in-memory store.
         .library(name: "Circuitry", targets: ["Circuitry"]),
+        // The factory as a swift-service-lifecycle `Service` that flushes batched successes (trait `ServiceLifecycle`).
+        .library(name: "CircuitryServiceLifecycle", targets: ["CircuitryServiceLifecycle"]),
         // The PostgreSQL store (trait `Postgres`).
         .library(name: "CircuitryPostgres", targets: ["CircuitryPostgres"]),
         // The Redis store (trait `Redis`).
@@ -24,6 +26,12 @@ let package = Package(
         .executable(name: "circuitry", targets: ["CircuitryCLI"]),
     ],
     traits: [
+        // swift-service-lifecycle resolves swift-async-algorithms and swift-collections too, and took a minute of a
+        // debug build on 2 cores: a trait, so that users who run the factory's flushing themselves do not pay for it.
+        .trait(
+            name: "ServiceLifecycle",
+            description: "BreakerFactory as a swift-service-lifecycle Service (CircuitryServiceLifecycle)."
+        ),
         .trait(
             name: "Postgres",
             description:
@@ -51,7 +59,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.5.0"),
         // The PostgreSQL client (trait `Postgres` only).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
-        // `Service`, so that the PostgreSQL store's pool can run in a service group (trait `Postgres` only).
+        // `Service`, so that the PostgreSQL store's pool and the factory's flushing can run in a service group (traits
+        // `Postgres` and `ServiceLifecycle` only).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         // TLS for `rediss://` URLs (trait `Redis` only).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
@@ -80,6 +89,18 @@ let package = Package(
                 "CircuitrySQLite",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+            ]
+        ),
+        // `BreakerFactory: Service`. Its sources are all `#if ServiceLifecycle`: without the trait the module is empty
+        // and resolves nothing.
+        .target(
+            name: "CircuitryServiceLifecycle",
+            dependencies: [
+                "Circuitry",
+                .product(
+                    name: "ServiceLifecycle", package: "swift-service-lifecycle",
+                    condition: .when(traits: ["ServiceLifecycle"])
+                ),
             ]
         ),
         // Its sources are all `#if Postgres`: without the trait the module is empty and resolves nothing.
@@ -244,6 +265,11 @@ let package = Package(
                 "CircuitryWorkerReport",
                 // The Redis store's retry counts, for the report.
                 .target(name: "CircuitryRedis", condition: .when(traits: ["Redis"])),
+                .target(name: "CircuitryServiceLifecycle", condition: .when(traits: ["ServiceLifecycle"])),
+                .product(
+                    name: "ServiceLifecycle", package: "swift-service-lifecycle",
+                    condition: .when(traits: ["ServiceLifecycle"])
+                ),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -43,6 +43,9 @@ import Synchronization
 public final class DynamoDBCircuitStore: CircuitStore {
     /// The settings the store was created with.
     public let configuration: Configuration
+
+    /// How many transitions of each circuit the history keeps (``Configuration/historyLimit``).
+    public var historyLimit: Int { configuration.historyLimit }
     let client: DynamoDBClient
     let clock: any WallClock
     let logger: Logger

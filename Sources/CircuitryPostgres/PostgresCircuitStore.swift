@@ -37,6 +37,9 @@ import Synchronization
 public final class PostgresCircuitStore: CircuitStore, Service {
     /// The settings the store was created with.
     public let configuration: Configuration
+
+    /// How many transitions of each circuit the history keeps (``Configuration/historyLimit``).
+    public var historyLimit: Int { configuration.historyLimit }
     let client: PostgresClient
     let clock: (any WallClock)?
     let logger: Logger

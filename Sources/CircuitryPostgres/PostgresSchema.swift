@@ -10,8 +10,19 @@ import PostgresNIO
 /// is the one row of `circuitry_schema`; a newer version is refused, never rewritten, and a `circuits` table without
 /// that row belongs to something else and is left alone.
 struct PostgresSchema: Sendable {
-    /// The version this build writes.
-    static let version: Int32 = 1
+    /// The version this build writes. Tables of a lower version are migrated when a store opens them
+    /// (``migrations``); a version row for each migration is added to `circuitry_schema`.
+    ///
+    /// Version 2 added `circuits.reporters`.
+    static let version: Int32 = 2
+
+    /// The statements that take tables of version N − 1 to version N, by N.
+    private func migrations(to version: Int32) -> [String] {
+        switch version {
+        case 2: ["ALTER TABLE \(circuits) ADD COLUMN reporters text NOT NULL DEFAULT ''"]
+        default: []
+        }
+    }
     /// The first key of every advisory lock Circuitry takes: "Circ" in ASCII.
     /// https://www.postgresql.org/docs/15/explicit-locking.html#ADVISORY-LOCKS
     static let advisoryLockClass: Int32 = 0x4369_7263
@@ -59,9 +70,12 @@ struct PostgresSchema: Sendable {
                 override_reason       text,
                 open_attempts         int8 NOT NULL DEFAULT 0,
                 "window"              text NOT NULL DEFAULT '',
-                updated_at            int8 NOT NULL
+                updated_at            int8 NOT NULL,
+                reporters             text NOT NULL DEFAULT ''
             )
             """,
+            "COMMENT ON COLUMN \(circuits).reporters IS "
+                + "'processes whose failures the closed circuit counted (minimumReporters), id:failures separated by commas'",
             "COMMENT ON COLUMN \(circuits).expires_at IS "
                 + "'milliseconds since 1970; open: when probes may start; closed: when the counts reset'",
             "COMMENT ON COLUMN \(circuits).\"window\" IS "
@@ -112,7 +126,7 @@ struct PostgresSchema: Sendable {
     }
 
     private enum Found {
-        case noSchema, empty, ours, newer(Int32), foreign
+        case noSchema, empty, ours, older(Int32), newer(Int32), foreign
     }
 
     /// Checks that the tables are Circuitry's and of a version this build reads, creating them if there are none
@@ -127,6 +141,7 @@ struct PostgresSchema: Sendable {
     ) async throws {
         switch try await inspect(connection) {
         case .ours: return
+        case .older: break
         case .newer(let version): throw newerError(version, location: location)
         case .foreign: throw foreignError(location: location)
         case .noSchema, .empty:
@@ -151,6 +166,21 @@ struct PostgresSchema: Sendable {
             switch found {
             case .ours:
                 break
+            case .older(let from):
+                for step in (from + 1)...Self.version {
+                    for statement in migrations(to: step) {
+                        try await run(PostgresQuery(unsafeSQL: statement), on: connection, logger)
+                    }
+                    try await run(
+                        PostgresQuery(unsafeSQL: "INSERT INTO \(versionTable) (version) VALUES (\(step))"),
+                        on: connection, logger)
+                }
+                logger.info(
+                    "migrated the Circuitry tables",
+                    metadata: [
+                        "circuitry.store": "\(location)", "circuitry.schema.from": "\(from)",
+                        "circuitry.schema.version": "\(Self.version)",
+                    ])
             case .newer(let version):
                 throw newerError(version, location: location)
             case .foreign:
@@ -213,7 +243,8 @@ struct PostgresSchema: Sendable {
             PostgresQuery(unsafeSQL: "SELECT max(version) FROM \(versionTable)"), logger: PostgresCircuitStore.silent
         ).collect()
         guard let version = try versions.first?.makeRandomAccess()[0].decode(Int32?.self) else { return .foreign }
-        return version > Self.version ? .newer(version) : .ours
+        if version > Self.version { return .newer(version) }
+        return version < Self.version ? (version >= 1 ? .older(version) : .foreign) : .ours
     }
 }
 

@@ -48,6 +48,9 @@ import Synchronization
 public final class RedisCircuitStore: CircuitStore {
     /// The settings the store was created with.
     public let configuration: Configuration
+
+    /// How many transitions of each circuit the history keeps (``Configuration/historyLimit``).
+    public var historyLimit: Int { configuration.historyLimit }
     let pool: RedisConnectionPool
     let keys: RedisKeys
     let clock: (any WallClock)?

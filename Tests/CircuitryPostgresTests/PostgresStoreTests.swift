@@ -87,7 +87,37 @@ import Testing
         #expect(log == "send-email/t1|closed|open|test")
         let at = try await server.psql("SELECT at FROM \(schema).jobs_transition_log")
         #expect(at.hasPrefix("2027-01-15 08:00:00"), "times are shown as UTC timestamps: \(at)")
-        #expect(try await server.psql("SELECT version FROM \(schema).jobs_circuitry_schema") == "1")
+        #expect(try await server.psql("SELECT version FROM \(schema).jobs_circuitry_schema") == "2")
+    }
+
+    /// Tables of version 1 (before `circuits.reporters`) are migrated when a store opens them: every row kept, the
+    /// new column empty, and a version row added.
+    @Test func version1TablesAreMigratedAndKeepTheirRows() async throws {
+        let server = try await TestPostgresServer.shared()
+        let schema = RunningStores.freshSchema()
+        try await withRunningStores { stores in
+            let store = try await stores.preparedStore(on: server, schema: schema, clock: ManualClock())
+            let breakers = try BreakerFactory(store: store, logger: .quiet)
+            try await breakers.forceOpen("send-email/t1", reason: "before the migration")
+        }
+        // What version 1 created: no reporters column, one version row.
+        try await server.psql(
+            "ALTER TABLE \(schema).circuits DROP COLUMN reporters; UPDATE \(schema).circuitry_schema SET version = 1")
+        try await withRunningStores { stores in
+            let store = try await stores.preparedStore(on: server, schema: schema, clock: ManualClock())
+            var settings = BreakerSettings()
+            settings.minimumReporters = 2
+            let breakers = try BreakerFactory(
+                store: store, configuration: BreakerFactory.Configuration(settings: settings), logger: .quiet)
+            let kept = try await breakers.snapshot(of: "send-email/t1")
+            #expect(kept?.record.override == .forcedOpen(until: nil, reason: "before the migration"))
+            #expect(kept?.record.reporters == [])
+            struct Boom: Error {}
+            _ = try? await breakers.breaker(for: "other").execute { () async throws -> Int in throw Boom() }
+            #expect(try await breakers.snapshot(of: "other")?.record.reporters.count == 1)
+        }
+        #expect(try await server.psql("SELECT max(version) FROM \(schema).circuitry_schema") == "2")
+        #expect(try await server.psql("SELECT count(*) FROM \(schema).circuits WHERE reporters = ''") == "1")
     }
 
     @Test func newerSchemaAndForeignTablesAreRefusedAndLeftAlone() async throws {

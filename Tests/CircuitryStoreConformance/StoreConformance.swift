@@ -34,7 +34,8 @@ public enum StoreConformance {
 
     /// Every check, store contract first, then breaker semantics.
     public static var checks: [Check] {
-        storeChecks + breakerChecks + policyChecks + cancellationChecks + forcedOpenChecks + edgeChecks
+        storeChecks + breakerChecks + policyChecks + cancellationChecks + forcedOpenChecks + edgeChecks + watchChecks
+            + settingsByBaseNameChecks + reporterChecks
     }
 }
 

@@ -250,12 +250,40 @@ final class Box: @unchecked Sendable {
 
     @Test func aBatchIsWrittenWhenItsOldestSuccessIsOldByTheMonotonicClock() {
         let clock = FakeMonotonic()
-        let identity = CircuitIdentity(name: "c", baseName: "c", context: [:], metrics: nil)
+        let identity = Self.identity("c")
         let batcher = SuccessBatcher(maximumCount: 1000, maximumAge: .seconds(1), monotonicNow: { clock.now })
         #expect(!batcher.add(identity, generation: 1, failures: 0))
         clock.now += .milliseconds(999)
         #expect(!batcher.add(identity, generation: 1, failures: 0))
         clock.now += .milliseconds(1)
         #expect(batcher.add(identity, generation: 1, failures: 0))
+    }
+
+    /// What the factory's flushing loop sleeps for and writes: each batch once it is one interval old.
+    @Test func aBatchIsDueOneIntervalAfterItsFirstSuccess() {
+        let clock = FakeMonotonic()
+        let batcher = SuccessBatcher(maximumCount: 1000, maximumAge: .seconds(1), monotonicNow: { clock.now })
+        #expect(batcher.untilNextDue == nil)
+        #expect(batcher.dueCircuits.isEmpty)
+        _ = batcher.add(Self.identity("a"), generation: 1, failures: 0)
+        clock.now += .milliseconds(300)
+        _ = batcher.add(Self.identity("b"), generation: 1, failures: 0)
+        _ = batcher.add(Self.identity("a"), generation: 1, failures: 0)
+        #expect(batcher.untilNextDue == .milliseconds(700), "the oldest batch, a's, is due first")
+        #expect(batcher.dueCircuits.isEmpty)
+        clock.now += .milliseconds(700)
+        #expect(batcher.untilNextDue == .zero)
+        #expect(batcher.dueCircuits.map(\.name) == ["a"])
+        _ = batcher.take("a")
+        #expect(batcher.untilNextDue == .milliseconds(300))
+        clock.now += .seconds(5)
+        #expect(batcher.untilNextDue == .zero, "never negative")
+        #expect(batcher.dueCircuits.map(\.name) == ["b"])
+    }
+
+    static func identity(_ name: String) -> CircuitIdentity {
+        CircuitIdentity(
+            name: name, baseName: name, context: [:],
+            rules: CircuitRules(CircuitStateMachine(settings: .init(), actor: "test")), metrics: nil)
     }
 }

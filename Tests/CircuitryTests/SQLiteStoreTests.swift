@@ -67,6 +67,40 @@ func expectRefused(_ path: String, _ code: CircuitStoreError.Code, sourceLocatio
         #expect(history.map(\.transition.reason) == ["5 consecutive failures", "open period ended", "probe failed"])
     }
 
+    /// A version 1 file (before `circuits.reporters`) is migrated when it is opened: every row kept, the new column
+    /// empty, written like any other, and the file's version moved on (an older build then refuses it).
+    @Test func migratesAVersion1DatabaseAndKeepsItsData() async throws {
+        let folder = try TemporaryFolder()
+        let path = try copyFixture("sample-v1.sqlite", into: folder)
+        let before = try SQLiteConnection(path: path, busy: BusyPolicy(bound: .seconds(1)))
+        #expect(try before.scalarInt("PRAGMA user_version") == 1)
+        let rows = try before.scalarInt("SELECT count(*) FROM circuits")
+        let transitions = try before.scalarInt("SELECT count(*) FROM transitions")
+        before.close()
+
+        let clock = ManualClock(start: Timestamp(millisecondsSince1970: 1_795_000_001_000))
+        let store = try SQLiteCircuitStore(path: path, clock: clock)
+        var settings = BreakerSettings(failureThreshold: 1000)
+        settings.minimumReporters = 2
+        var configuration = BreakerFactory.Configuration(settings: settings)
+        configuration.reporter = "worker-a"
+        let factory = try BreakerFactory(store: store, configuration: configuration, logger: Logger(label: "test"))
+        #expect(try await factory.snapshot(of: "send-email/acme")?.record.reporters == [])
+        await #expect(throws: MigrationTestFailure.self) {
+            try await factory.breaker(for: "send-email/acme").execute { throw MigrationTestFailure() }
+        }
+        let reporters = try await factory.snapshot(of: "send-email/acme")?.record.reporters
+        #expect(reporters == [FailureReporter(id: FailureReporter.id(of: "worker-a"), failures: 1)])
+        store.close()
+
+        let after = try SQLiteConnection(path: path, busy: BusyPolicy(bound: .seconds(1)))
+        defer { after.close() }
+        #expect(try after.scalarInt("PRAGMA user_version") == SQLiteSchema.version)
+        #expect(try after.scalarInt("SELECT count(*) FROM circuits") == rows)
+        #expect(try after.scalarInt("SELECT count(*) FROM transitions") == transitions)
+        #expect(try after.scalarInt("SELECT count(*) FROM circuits WHERE reporters = ''") == rows - 1)
+    }
+
     @Test func refusesFilesItDoesNotOwnAndLeavesThemUntouched() throws {
         let folder = try TemporaryFolder()
         try expectRefused(try copyFixture("not-a-database.sqlite", into: folder), .notADatabase)
@@ -273,3 +307,5 @@ final class CapturedLogs: Sendable {
         #expect(store.busyWaits.count > 0)
     }
 }
+
+private struct MigrationTestFailure: Error {}

@@ -12,7 +12,14 @@ struct CircuitryWorker: AsyncParsableCommand {
         subcommands: [
             CallsCommand.self, HoldProbeCommand.self, HoldWriteLockCommand.self, HoldReadCommand.self,
             WaitForLockCommand.self,
-        ],
+        ] + serviceCommands,
         defaultSubcommand: CallsCommand.self
     )
 }
+
+/// The subcommands that need swift-service-lifecycle (trait `ServiceLifecycle`).
+#if ServiceLifecycle
+private let serviceCommands: [any ParsableCommand.Type] = [ServeCommand.self]
+#else
+private let serviceCommands: [any ParsableCommand.Type] = []
+#endif

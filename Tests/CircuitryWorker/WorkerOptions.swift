@@ -27,17 +27,28 @@ struct BreakerOptions: ParsableArguments {
     @Option(help: "Names this process in the history and the report.")
     var name: String?
 
+    @Option(help: "Distinct processes whose failures it takes to trip the circuit (minimumReporters).")
+    var minimumReporters: Int = 1
+
     @OptionGroup var barrier: BarrierOptions
 
     var actor: String { "\(name ?? "worker") pid \(getpid())" }
 
-    var settings: BreakerSettings { breakerSettings.settings() }
+    var settings: BreakerSettings {
+        var settings = breakerSettings.settings()
+        settings.minimumReporters = minimumReporters
+        return settings
+    }
 
     /// Opens the store and a factory whose state-change callback appends to `callbacks`, runs `body` with them, and
     /// closes the store. On a server, one call at a time per worker: two connections are plenty, and many workers
     /// share the server's limit.
+    ///
+    /// - Parameter flushInterval: How old a batch of successes may get (default 1 hour: counts must not be written
+    ///   behind the test's back; batches are then written by size, by `flush()` or by the factory's service).
     func withFactory<Value: Sendable>(
-        callbacks: CallbackLog, _ body: (any CircuitStore, BreakerFactory) async throws -> Value
+        callbacks: CallbackLog, flushInterval: Duration = .seconds(3600),
+        _ body: (any CircuitStore, BreakerFactory) async throws -> Value
     ) async throws -> Value {
         let options = StoreLocation.Options(
             sqlite: SQLiteCircuitStore.Configuration(busyTimeout: .milliseconds(busyMs)), maximumConnections: 2)
@@ -45,8 +56,7 @@ struct BreakerOptions: ParsableArguments {
             var configuration = BreakerFactory.Configuration(settings: settings)
             configuration.actor = actor
             configuration.maximumBatchedSuccesses = maxBatch
-            // Counts must not be written behind the test's back: batches are written by size or by flush().
-            configuration.successFlushInterval = .seconds(3600)
+            configuration.successFlushInterval = flushInterval
             configuration.onStateChange = { change in
                 callbacks.append(TransitionReport(change.transition))
             }

@@ -144,3 +144,30 @@ package struct Holding: Codable, Sendable {
         self.message = message
     }
 }
+
+/// What `circuitry-worker serve` prints while it runs: how many successes ran by `at` (wall-clock ms since 1970), and
+/// how many of them were still batched in the process then.
+package struct ServeProgress: Codable, Sendable {
+    package var successes: Int
+    package var at: Int64
+    package var batched: Int64
+
+    package init(successes: Int, at: Int64, batched: Int64) {
+        self.successes = successes
+        self.at = at
+        self.batched = batched
+    }
+}
+
+/// What `circuitry-worker serve` prints when its service group has shut down.
+package struct ServeReport: Codable, Sendable {
+    /// Successful calls, every one recorded (batched) before the shutdown.
+    package var successes: Int
+    /// The first few errors of calls.
+    package var errors: [String]
+
+    package init(successes: Int, errors: [String]) {
+        self.successes = successes
+        self.errors = errors
+    }
+}

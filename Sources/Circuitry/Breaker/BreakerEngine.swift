@@ -6,9 +6,21 @@ struct CircuitIdentity: Sendable {
     let name: String
     let baseName: String
     let context: [String: String]
+    /// The rules with the settings of the circuit's base name (or the factory's), resolved once when a breaker is made.
+    let rules: CircuitRules
     /// The circuit's metrics, resolved once when a breaker is made; `nil` for an operation by name (an override),
     /// which must not create a metrics entry per circuit name.
     let metrics: BreakerMetrics.PerCircuit?
+}
+
+/// The rules of a base name, shared by reference: an identity is copied several times per call, and a copy of the
+/// rules (settings with closures and strings) would retain and release each of their fields every time.
+final class CircuitRules: Sendable {
+    let machine: CircuitStateMachine
+
+    init(_ machine: CircuitStateMachine) {
+        self.machine = machine
+    }
 }
 
 /// What a write does when the circuit has no record.
@@ -23,7 +35,10 @@ enum MissingRecord {
 final class BreakerEngine: Sendable {
     let store: any CircuitStore
     let configuration: BreakerFactory.Configuration
-    let machine: CircuitStateMachine
+    /// The rules with the factory's settings, for base names without settings of their own.
+    let rules: CircuitRules
+    /// The rules of each base name that has settings of its own (``BreakerFactory/Configuration/settingsByBaseName``).
+    let rulesByBaseName: [String: CircuitRules]
     let batcher: SuccessBatcher
     let logger: Logger
     let metrics: BreakerMetrics
@@ -34,7 +49,12 @@ final class BreakerEngine: Sendable {
     init(store: any CircuitStore, configuration: BreakerFactory.Configuration, logger: Logger) {
         self.store = store
         self.configuration = configuration
-        self.machine = CircuitStateMachine(settings: configuration.settings, actor: configuration.actor)
+        let reporter = FailureReporter.id(of: configuration.reporter)
+        self.rules = CircuitRules(
+            CircuitStateMachine(settings: configuration.settings, actor: configuration.actor, reporter: reporter))
+        self.rulesByBaseName = configuration.settingsByBaseName.mapValues {
+            CircuitRules(CircuitStateMachine(settings: $0, actor: configuration.actor, reporter: reporter))
+        }
         self.batcher = SuccessBatcher(
             maximumCount: Int64(configuration.maximumBatchedSuccesses), maximumAge: configuration.successFlushInterval,
             monotonicNow: configuration.monotonicClock)
@@ -46,12 +66,19 @@ final class BreakerEngine: Sendable {
     /// A breaker's circuit, with its metrics.
     func identity(name: String, baseName: String, context: [String: String]) -> CircuitIdentity {
         CircuitIdentity(
-            name: name, baseName: baseName, context: context, metrics: metrics.circuit(name: name, baseName: baseName))
+            name: name, baseName: baseName, context: context, rules: rules(baseName: baseName),
+            metrics: metrics.circuit(name: name, baseName: baseName))
     }
 
-    /// An operation by full name (no base name, no tenant context).
+    /// An operation by full name (no base name, no tenant context): the name stands for its base name when choosing
+    /// settings, as it does with the default naming function.
     func identity(named name: String) -> CircuitIdentity {
-        CircuitIdentity(name: name, baseName: name, context: [:], metrics: nil)
+        CircuitIdentity(name: name, baseName: name, context: [:], rules: rules(baseName: name), metrics: nil)
+    }
+
+    /// The rules of `baseName`: with its own settings, or the factory's.
+    func rules(baseName: String) -> CircuitRules {
+        rulesByBaseName.isEmpty ? rules : rulesByBaseName[baseName] ?? rules
     }
 
     /// The metrics of `circuit`: its breaker's; for an operation by name, which has no base name, only when the
@@ -69,7 +96,7 @@ final class BreakerEngine: Sendable {
             let (stored, now) = try await read(circuit.name)
             let admission: Admission
             let admittedAt: Timestamp
-            if let decided = machine.admitWithoutWriting(stored, now: now) {
+            if let decided = circuit.rules.machine.admitWithoutWriting(stored, now: now) {
                 (admission, admittedAt) = (decided, now)
             } else {
                 let leaseID = Int64(bitPattern: random() >> 1) | 1
@@ -122,7 +149,9 @@ final class BreakerEngine: Sendable {
             if outcome.kind == .ignored { return }
             if outcome.kind == .success {
                 let (stored, now) = try await read(circuit.name)
-                if let stored, machine.canBatchSuccess(report, stored, generation: permit.generation, now: now) {
+                if let stored,
+                    circuit.rules.machine.canBatchSuccess(report, stored, generation: permit.generation, now: now)
+                {
                     let full = batcher.add(circuit, generation: permit.generation, failures: stored.counts.failures)
                     if full { try await flush(circuit) }
                     return
@@ -167,23 +196,25 @@ final class BreakerEngine: Sendable {
     // MARK: Reads and overrides
 
     /// The circuit now; a circuit that was never written is a fresh closed one.
-    func snapshot(_ name: String) async throws -> CircuitSnapshot {
-        let (stored, now) = try await read(name)
-        return evaluate(stored, name: name, now: now)
+    func snapshot(_ circuit: CircuitIdentity) async throws -> CircuitSnapshot {
+        let (stored, now) = try await read(circuit.name)
+        return evaluate(stored, name: circuit.name, machine: circuit.rules.machine, now: now)
     }
 
     /// The circuit now, or `nil` if it was never written.
     func storedSnapshot(_ name: String) async throws -> CircuitSnapshot? {
         let (stored, now) = try await read(name)
-        return stored.map { evaluate($0, name: name, now: now) }
+        return stored.map { evaluate($0, name: name, machine: rules(baseName: name).machine, now: now) }
     }
 
     func snapshots() async throws -> [CircuitSnapshot] {
         let (records, now) = try await store.list()
-        return records.map { evaluate($0, name: $0.name, now: now) }
+        return records.map { evaluate($0, name: $0.name, machine: rules(baseName: $0.name).machine, now: now) }
     }
 
-    private func evaluate(_ stored: CircuitRecord?, name: String, now: Timestamp) -> CircuitSnapshot {
+    private func evaluate(
+        _ stored: CircuitRecord?, name: String, machine: CircuitStateMachine, now: Timestamp
+    ) -> CircuitSnapshot {
         var record = stored ?? CircuitRecord(name: name, createdAt: now)
         var ignored: [CircuitTransition] = []
         machine.advance(&record, now: now, transitions: &ignored)
@@ -231,7 +262,7 @@ final class BreakerEngine: Sendable {
     ) async throws -> Value? {
         let name = circuit.name
         let batch = batcher.take(name)
-        let machine = self.machine
+        let machine = circuit.rules.machine
         let started = monotonicNanoseconds()
         let (value, transitions): (Value?, [CircuitTransition])
         do {

@@ -37,8 +37,17 @@ public struct StateChange: Sendable, Hashable {
 public final class BreakerFactory: Sendable {
     /// Everything a factory is configured with. Every process that shares circuits should use the same settings.
     public struct Configuration: Sendable {
-        /// Thresholds and durations. See ``BreakerSettings`` for the defaults.
+        /// Thresholds and durations of every base name without settings of its own in ``settingsByBaseName``. See
+        /// ``BreakerSettings`` for the defaults.
         public var settings: BreakerSettings
+        /// Settings by base name, for the circuits made from it (every tenant's `send-email/…` when the base name is
+        /// `send-email`); base names not listed use ``settings``. Like ``classifiers``, so that one factory (one batch
+        /// of successes, one metrics cache) serves upstreams that need different thresholds.
+        ///
+        /// An operation by name (``BreakerFactory/forceOpen(_:until:reason:)``, ``BreakerFactory/reset(_:)``,
+        /// ``BreakerFactory/snapshot(of:)`` and the like) has no base name: it uses the settings listed under the name
+        /// itself (the base name, with the default naming function), else ``settings``.
+        public var settingsByBaseName: [String: BreakerSettings]
         /// The circuit name for a base name and a tenant context. Default: the base name.
         public var naming: @Sendable (_ baseName: String, _ context: [String: String]) -> String
         /// Classifiers by base name; they come before ``fallbackClassifier``.
@@ -57,6 +66,10 @@ public final class BreakerFactory: Sendable {
         public var successFlushInterval: Duration
         /// Names this process in the transition history. Default `pid <pid> on <host name>`.
         public var actor: String
+        /// Who this factory's failures come from, for ``BreakerSettings/minimumReporters``: processes (the default,
+        /// `pid <pid> on <host name>`, one per process) or, if every process of a host should count as one, the host
+        /// name. Only its hash is stored (``FailureReporter/id(of:)``).
+        public var reporter: String
         /// What the `circuit` dimension of the metrics carries. Default ``MetricsDimension/baseName``.
         public var metricsDimension: MetricsDimension
         /// The swift-metrics backend. Default `nil`: whatever the application bootstrapped (`MetricsSystem`).
@@ -70,6 +83,7 @@ public final class BreakerFactory: Sendable {
         /// Creates a configuration with the defaults.
         public init(settings: BreakerSettings = BreakerSettings()) {
             self.settings = settings
+            self.settingsByBaseName = [:]
             self.naming = { base, _ in base }
             self.classifiers = [:]
             self.fallbackClassifier = nil
@@ -78,6 +92,7 @@ public final class BreakerFactory: Sendable {
             self.maximumBatchedSuccesses = 1000
             self.successFlushInterval = .seconds(1)
             self.actor = Self.defaultActor
+            self.reporter = Self.defaultActor
             self.metricsDimension = .baseName
             self.metricsFactory = nil
         }
@@ -104,6 +119,14 @@ public final class BreakerFactory: Sendable {
     ///     The library never bootstraps logging or metrics.
     public init(store: any CircuitStore, configuration: Configuration = Configuration(), logger: Logger) throws {
         try configuration.settings.validate()
+        for (baseName, settings) in configuration.settingsByBaseName.sorted(by: { $0.key < $1.key }) {
+            do {
+                try settings.validate()
+            } catch {
+                let setting = "settingsByBaseName[\(baseName.debugDescription)].\(error.setting)"
+                throw ConfigurationError(setting: setting, message: error.message)
+            }
+        }
         guard configuration.maximumBatchedSuccesses >= 1 else {
             throw ConfigurationError.invalidSetting(
                 "maximumBatchedSuccesses", "\(configuration.maximumBatchedSuccesses)", expected: "at least 1")
@@ -131,9 +154,63 @@ public final class BreakerFactory: Sendable {
 
     /// Writes every success this process has batched, so that the stored counts are exact.
     ///
-    /// Successes of a circuit that was forgotten or pruned since they were counted are dropped.
+    /// Successes of a circuit that was forgotten or pruned since they were counted are dropped. Call it before the
+    /// process exits, unless ``flushUntilCancelled()`` runs (it flushes once more when it is cancelled).
     public func flush() async throws {
         for circuit in engine.batcher.circuits { try await engine.flush(circuit) }
+    }
+
+    /// Writes batched successes in the background of the application, until the task is cancelled: each circuit's
+    /// batch once it is ``Configuration/successFlushInterval`` old, whether calls still arrive or not, and every batch
+    /// once more when the task is cancelled (the final ``flush()``); then returns.
+    ///
+    /// Without it a batch is written only by the circuit's next write, by a call that finds it old or large, or by
+    /// ``flush()``: an idle process's counts stay in the process, and a process that exits without ``flush()`` loses
+    /// them. Run it for the life of the process:
+    /// ```swift
+    /// let flushing = Task { try await breakers.flushUntilCancelled() }
+    /// // … the worker's life …
+    /// flushing.cancel()
+    /// try await flushing.value  // the final flush is written (or its error thrown)
+    /// ```
+    /// With swift-service-lifecycle, the `CircuitryServiceLifecycle` product makes the factory a `Service` whose
+    /// `run()` is this method, ended by a graceful shutdown (SIGTERM) as well as by cancellation.
+    ///
+    /// A write that fails while running is logged (at info) and tried again after the flush interval (at least
+    /// 100 ms); the batch stays in the process meanwhile.
+    /// - Throws: The error of the final flush, if the store failed it: those successes are lost.
+    public func flushUntilCancelled() async throws {
+        let batcher = engine.batcher
+        let interval = batcher.maximumAge
+        var failed = false
+        while !Task.isCancelled {
+            // Until the oldest batch is due; with none, a batch begun now is due after one interval. After a failure,
+            // not at once again: the store is likely still failing.
+            let wait =
+                failed
+                ? max(interval, .milliseconds(100))
+                : max(batcher.untilNextDue ?? max(interval, .milliseconds(10)), .milliseconds(1))
+            do {
+                try await Task.sleep(for: wait)
+            } catch {
+                break
+            }
+            failed = false
+            for circuit in batcher.dueCircuits {
+                do {
+                    try await engine.flush(circuit)
+                } catch {
+                    failed = true
+                    engine.logger.info(
+                        "could not write batched successes; trying again later",
+                        metadata: ["circuitry.circuit": "\(circuit.name)", "circuitry.error": "\(error)"])
+                }
+            }
+        }
+        // The task is cancelled now. Every store must complete a write in a cancelled task, but this is the last chance
+        // for these successes: the final flush runs in a task of its own, which the cancellation does not reach (a
+        // client that aborts requests of cancelled tasks would lose them), bounded by the store's own timeout.
+        try await Task { try await self.flush() }.value
     }
 
     // MARK: Operating circuits by name

@@ -60,9 +60,27 @@ public struct BreakerSettings: Sendable {
     /// Calls that take longer than this are slow: they count as failures, or toward
     /// ``RateWindowPolicy/slowCallRateThreshold`` when that is set. Default `nil`: no call is slow.
     public var slowCallDuration: Duration?
+    /// How many distinct reporters (processes or hosts: ``BreakerFactory/Configuration/reporter``) the failures that
+    /// trip a closed circuit must come from. Default 1: any failures trip it. With 2 or more, one bad worker (a broken
+    /// network, a full disk, a bad deploy) that fails every call cannot open the circuit for the whole fleet, however
+    /// many failures it reports: the trip policy must say so *and* the failures since the circuit's last success (with
+    /// a rate window: since the window was last empty) must come from this many reporters. From 1 to
+    /// ``maximumMinimumReporters``.
+    ///
+    /// Meanwhile a lone failing worker's calls still run and fail (the shared circuit stays closed for it); it may
+    /// keep a breaker of its own, in memory (an ``InMemoryCircuitStore``), to stop calling. A failed half-open probe
+    /// and an upstream's request to wait (``CallOutcome/failure(openUntil:)``) open the circuit whoever reports them.
+    ///
+    /// Pick K below the number of workers that call the upstream at once, or a real outage seen by fewer than K of
+    /// them never trips; 2 covers a single bad worker, 3 a bad host of a fleet spread over several hosts (with the
+    /// host name as the reporter). The record keeps at most K reporters, so its size does not grow with the fleet.
+    public var minimumReporters: Int = 1
 
     /// The largest accepted ``closeThreshold``: each admitted probe is a lease stored with the circuit.
     public static let maximumCloseThreshold = 100
+
+    /// The largest accepted ``minimumReporters``: each counted reporter is stored with the circuit.
+    public static let maximumMinimumReporters = 32
 
     /// Creates settings; call ``validate()`` (the factory does) to check them.
     public init(
@@ -104,6 +122,10 @@ public struct BreakerSettings: Sendable {
             throw ConfigurationError(setting: "openDurationPolicy", message: problem)
         }
         if let rateWindow { try validate(rateWindow) }
+        guard (1...Self.maximumMinimumReporters).contains(minimumReporters) else {
+            throw .invalidSetting(
+                "minimumReporters", "\(minimumReporters)", expected: "from 1 to \(Self.maximumMinimumReporters)")
+        }
     }
 
     private func validate(_ window: RateWindowPolicy) throws(ConfigurationError) {

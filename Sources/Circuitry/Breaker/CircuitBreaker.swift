@@ -84,6 +84,6 @@ public struct CircuitBreaker: Sendable {
 
     /// The circuit as it stands now, read without changing anything.
     public func snapshot() async throws -> CircuitSnapshot {
-        try await engine.snapshot(name)
+        try await engine.snapshot(identity)
     }
 }

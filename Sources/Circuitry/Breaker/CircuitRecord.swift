@@ -109,6 +109,9 @@ public struct CircuitRecord: Sendable, Hashable {
     public var openAttempts: Int64
     /// The rate window's buckets, oldest first (empty unless ``BreakerSettings/rateWindow`` is set).
     public var window: [WindowBucket]
+    /// The processes whose failures the closed circuit counted since its last success (with a rate window: since the
+    /// window was last empty), at most ``BreakerSettings/minimumReporters`` of them; empty unless that is above 1.
+    public var reporters: [FailureReporter]
     /// When the record was last written.
     public var updatedAt: Timestamp
 
@@ -116,14 +119,14 @@ public struct CircuitRecord: Sendable, Hashable {
     public init(name: String, createdAt: Timestamp) {
         self.init(
             name: name, state: .closed, generation: 1, counts: .zero, expiresAt: nil, probes: [], override: nil,
-            openAttempts: 0, window: [], updatedAt: createdAt)
+            openAttempts: 0, window: [], reporters: [], updatedAt: createdAt)
     }
 
     /// Creates a record from stored fields.
     public init(
         name: String, state: CircuitState, generation: Int64, counts: CircuitCounts, expiresAt: Timestamp?,
         probes: [ProbeLease], override: CircuitOverride?, openAttempts: Int64, window: [WindowBucket] = [],
-        updatedAt: Timestamp
+        reporters: [FailureReporter] = [], updatedAt: Timestamp
     ) {
         self.name = name
         self.state = state
@@ -134,7 +137,33 @@ public struct CircuitRecord: Sendable, Hashable {
         self.override = override
         self.openAttempts = openAttempts
         self.window = window
+        self.reporters = reporters
         self.updatedAt = updatedAt
+    }
+}
+
+/// A process whose failures a closed circuit counted, for ``BreakerSettings/minimumReporters``.
+public struct FailureReporter: Sendable, Hashable {
+    /// The reporter's identity (``BreakerFactory/Configuration/reporter``) hashed to 64 bits (FNV-1a of its UTF-8,
+    /// the same in every process and build).
+    public var id: Int64
+    /// Its failures counted since the list was last cleared.
+    public var failures: Int64
+
+    /// Creates a reporter entry.
+    public init(id: Int64, failures: Int64) {
+        self.id = id
+        self.failures = failures
+    }
+
+    /// The ``id`` of a reporter identity: FNV-1a (64 bits) of its UTF-8 bytes.
+    public static func id(of reporter: String) -> Int64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in reporter.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x0000_0100_0000_01b3
+        }
+        return Int64(bitPattern: hash)
     }
 }
 

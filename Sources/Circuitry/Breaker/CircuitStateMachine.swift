@@ -76,6 +76,8 @@ struct CircuitStateMachine: Sendable {
     let settings: BreakerSettings
     /// Written into every transition: which process committed it.
     let actor: String
+    /// The ``FailureReporter/id`` of this process's failures (``BreakerSettings/minimumReporters``).
+    var reporter: Int64 = 0
 
     // MARK: Records
 
@@ -164,6 +166,7 @@ struct CircuitStateMachine: Sendable {
                 .saturatingAdd(1)
             record.generation = record.generation.saturatingAdd(ended)
             record.counts = .zero
+            record.reporters = []
             record.expiresAt = Timestamp(
                 millisecondsSince1970: end.millisecondsSince1970.saturatingAdd(ended.saturatingMultiply(length)))
             return true
@@ -282,14 +285,24 @@ struct CircuitStateMachine: Sendable {
             }
             if settings.rateWindow != nil {
                 count(outcome, slow: slow, in: &record.window, now: now)
+                // This call alone in the window: the window was empty, and so is the list of reporters.
+                if record.window.count == 1, record.window[0].calls == 1 { record.reporters = [] }
+            } else if outcome == .success, !record.reporters.isEmpty {
+                record.reporters = []
             }
+            if outcome == .failure, settings.minimumReporters > 1 { countReporter(&record) }
             if case .forcedClosed = record.override { return true }
             if outcome == .failure, let until = report.openUntil, until > now {
                 move(
                     &record, to: .open, at: now, reason: "upstream asked to wait until \(until)",
                     openUntil: until, transitions: &transitions)
             } else if let reason = tripReason(record, outcome: outcome, now: now) {
-                move(&record, to: .open, at: now, reason: reason, transitions: &transitions)
+                if settings.minimumReporters <= 1 {
+                    move(&record, to: .open, at: now, reason: reason, transitions: &transitions)
+                } else if record.reporters.count >= settings.minimumReporters {
+                    let why = "\(reason) from \(record.reporters.count) reporters"
+                    move(&record, to: .open, at: now, reason: why, transitions: &transitions)
+                }
             }
             return true
         case .halfOpen:
@@ -361,6 +374,7 @@ struct CircuitStateMachine: Sendable {
             record.generation = record.generation.saturatingAdd(1)
             record.counts = .zero
             record.window = []
+            record.reporters = []
             record.openAttempts = 0
             record.expiresAt = settings.resetInterval.map { now + $0 }
         }
@@ -380,6 +394,7 @@ struct CircuitStateMachine: Sendable {
         record.counts = .zero
         record.probes = []
         record.window = []
+        record.reporters = []
         switch state {
         case .open:
             record.openAttempts = record.openAttempts.saturatingAdd(1)
@@ -428,6 +443,17 @@ struct CircuitStateMachine: Sendable {
             return "slow-call rate \(slow)/\(calls) in \(policy.samplingDuration) reached \(threshold)"
         }
         return nil
+    }
+
+    /// Counts a failure of this process's reporter: one more for it if it is listed, else a new entry while fewer than
+    /// ``BreakerSettings/minimumReporters`` are (beyond that, more reporters change no decision, and the record stays
+    /// bounded).
+    private func countReporter(_ record: inout CircuitRecord) {
+        if let index = record.reporters.firstIndex(where: { $0.id == reporter }) {
+            record.reporters[index].failures = record.reporters[index].failures.saturatingAdd(1)
+        } else if record.reporters.count < settings.minimumReporters {
+            record.reporters.append(FailureReporter(id: reporter, failures: 1))
+        }
     }
 
     /// Adds one call to the current bucket of the rate window, dropping buckets that slid out of it.

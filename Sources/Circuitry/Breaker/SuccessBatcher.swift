@@ -4,8 +4,10 @@ import Synchronization
 ///
 /// A success of a closed circuit with no failure since the last success changes no decision, so the breaker does
 /// not take the write lock for it: it counts it here and writes the sum with the circuit's next write, or when
-/// the batch is `maximumCount` large or `maximumAge` old (checked as calls arrive; there are no timers), or on
-/// ``BreakerFactory/flush()``. Successes of an older generation are dropped when they are folded in.
+/// the batch is `maximumCount` large or `maximumAge` old (checked as calls arrive), or on ``BreakerFactory/flush()``.
+/// While ``BreakerFactory/flushUntilCancelled()`` runs (a service of the application's lifecycle), it also writes each
+/// batch when it is `maximumAge` old, calls or none. Successes of an older generation are dropped when they are
+/// folded in.
 ///
 /// A batch's age is measured by the monotonic clock, not the wall clock, so that a step of the wall clock neither
 /// writes every batch at once (forward) nor holds them back for the size of the step (backward).
@@ -71,6 +73,22 @@ final class SuccessBatcher: Sendable {
 
     /// The breakers that started the batches waiting now, one per circuit.
     var circuits: [CircuitIdentity] { batches.withLock { $0.values.map(\.circuit) } }
+
+    /// The breakers of the batches that are `maximumAge` old or older now, one per circuit.
+    var dueCircuits: [CircuitIdentity] {
+        let now = monotonicNow()
+        return batches.withLock { batches in
+            batches.values.filter { now - $0.since >= maximumAge }.map(\.circuit)
+        }
+    }
+
+    /// How long until the oldest batch is `maximumAge` old (zero if one is already), or `nil` if nothing is batched.
+    var untilNextDue: Duration? {
+        let now = monotonicNow()
+        return batches.withLock { batches in
+            batches.values.map(\.since).min().map { max(.zero, maximumAge - (now - $0)) }
+        }
+    }
 
     /// The number of successes waiting for `name`.
     func pending(_ name: String) -> Int64 { batches.withLock { $0[name]?.successes.count ?? 0 } }

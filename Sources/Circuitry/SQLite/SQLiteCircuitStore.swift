@@ -86,6 +86,9 @@ public final class SQLiteCircuitStore: CircuitStore {
     public let path: String
     private let clock: any WallClock
     private let configuration: Configuration
+
+    /// How many transitions of each circuit the history keeps (``Configuration/historyLimit``).
+    public var historyLimit: Int { configuration.historyLimit }
     private let busyPolicy: BusyPolicy
     private let state: Mutex<State>
     private let busyWait: CoreMetrics.Timer

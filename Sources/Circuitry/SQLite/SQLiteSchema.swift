@@ -4,8 +4,17 @@
 /// ISO 8601 times. Its version is `PRAGMA user_version`; `PRAGMA application_id` marks the file as Circuitry's, so
 /// that a database belonging to something else is never touched.
 enum SQLiteSchema {
-    /// The version this build writes. A database with a higher `user_version` is refused, never rewritten.
-    static let version: Int64 = 1
+    /// The version this build writes. A database with a higher `user_version` is refused, never rewritten; one with a
+    /// lower version is migrated (``migrations``) when it is opened.
+    ///
+    /// Version 2 added `circuits.reporters`.
+    static let version: Int64 = 2
+
+    /// The statements that take a database of version N − 1 to version N, by N. Each adds what a newer build needs
+    /// and keeps every row: an older build then refuses the file (its version is higher than that build's).
+    static let migrations: [Int64: [String]] = [
+        2: ["ALTER TABLE circuits ADD COLUMN reporters TEXT NOT NULL DEFAULT ''"]
+    ]
     /// `PRAGMA application_id`: "Circ" in ASCII. https://www.sqlite.org/fileformat.html#application_id
     static let applicationID: Int64 = 0x4369_7263
 
@@ -29,7 +38,9 @@ enum SQLiteSchema {
             open_attempts         INTEGER NOT NULL DEFAULT 0,
             -- rate-window buckets, 'start_ms:calls:failures:slow_calls' separated by commas, oldest first
             window                TEXT NOT NULL DEFAULT '',
-            updated_at            INTEGER NOT NULL
+            updated_at            INTEGER NOT NULL,
+            -- processes whose failures the closed circuit counted (minimumReporters), 'id:failures' separated by commas
+            reporters             TEXT NOT NULL DEFAULT ''
         ) WITHOUT ROWID;
 
         CREATE TABLE transitions (
@@ -71,7 +82,7 @@ enum SQLiteSchema {
         // (SQLITE_CORRUPT) fails here, before anything is written.
         let found = try inspectInOneSnapshot(connection)
         switch found {
-        case .ours: break
+        case .ours, .older: break
         case .empty: break
         case .newer(let version):
             throw CircuitStoreError(
@@ -97,14 +108,22 @@ enum SQLiteSchema {
                 location: connection.path)
         }
 
-        guard case .empty = found else { return }
-        // Many processes may open a brand-new path at once: the first to take the write lock creates the schema;
-        // the others find it there when they get the lock.
+        switch found {
+        case .ours, .newer, .foreign: return
+        case .empty, .older: break
+        }
+        // Many processes may open a brand-new path (or an older version's file) at once: the first to take the write
+        // lock creates (or migrates) the schema; the others find it done when they get the lock.
         try connection.execute("BEGIN IMMEDIATE")
         do throws(CircuitStoreError) {
             switch try inspect(connection) {
             case .ours:
                 break
+            case .older(let from):
+                for step in (from + 1)...version {
+                    for statement in migrations[step] ?? [] { try connection.execute(statement) }
+                }
+                try connection.execute("PRAGMA user_version = \(version)")
             case .empty:
                 try connection.execute(create)
                 try connection.execute("PRAGMA application_id = \(applicationID)")
@@ -120,7 +139,7 @@ enum SQLiteSchema {
     }
 
     private enum Found {
-        case empty, ours, newer(Int64), foreign
+        case empty, ours, older(Int64), newer(Int64), foreign
     }
 
     /// ``inspect(_:)`` inside one read transaction: as three separate reads, another process could create the
@@ -142,7 +161,9 @@ enum SQLiteSchema {
         let userVersion = try connection.scalarInt("PRAGMA user_version")
         let objects = try connection.scalarInt("SELECT count(*) FROM sqlite_schema")
         if applicationID == Self.applicationID {
-            return userVersion > version ? .newer(userVersion) : .ours
+            if userVersion > version { return .newer(userVersion) }
+            guard userVersion >= version else { return userVersion >= 1 ? .older(userVersion) : .foreign }
+            return .ours
         }
         return applicationID == 0 && userVersion == 0 && objects == 0 ? .empty : .foreign
     }

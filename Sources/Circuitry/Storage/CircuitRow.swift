@@ -2,11 +2,13 @@
 /// its SQL, and its binding and decoding (``CircuitRow/subscript(_:)``, ``CircuitRow/init(reading:)``). Adding a field
 /// to the record means adding a case here and a line in each of those two places.
 ///
-/// Times are milliseconds since 1970; probe leases are `id@deadline` and rate-window buckets
-/// `start:calls:failures:slow_calls`, each list separated by commas.
+/// Times are milliseconds since 1970; probe leases are `id@deadline`, rate-window buckets
+/// `start:calls:failures:slow_calls` and failure reporters `id:failures`, each list separated by commas.
 package enum CircuitColumn: Int, CaseIterable, Sendable {
     case name, state, generation, requests, successes, failures, consecutiveSuccesses, consecutiveFailures
     case expiresAt, probes, override, overrideUntil, overrideReason, openAttempts, window, updatedAt
+    /// Added in SQLite schema version 2 and PostgreSQL schema version 2 (a migration adds it, empty, to older tables).
+    case reporters
 
     /// What a column holds.
     package enum Kind: Sendable {
@@ -32,13 +34,14 @@ package enum CircuitColumn: Int, CaseIterable, Sendable {
         case .openAttempts: "open_attempts"
         case .window: "window"
         case .updatedAt: "updated_at"
+        case .reporters: "reporters"
         }
     }
 
     /// Text or integer.
     package var kind: Kind {
         switch self {
-        case .name, .state, .probes, .override, .overrideReason, .window: .text
+        case .name, .state, .probes, .override, .overrideReason, .window, .reporters: .text
         default: .integer
         }
     }
@@ -52,7 +55,7 @@ package enum CircuitColumn: Int, CaseIterable, Sendable {
     }
 
     /// Whether the column is a list, which a store may leave out when it is empty (read back as empty).
-    package var isList: Bool { self == .probes || self == .window }
+    package var isList: Bool { self == .probes || self == .window || self == .reporters }
 
     /// Every column's name, comma-separated, in order: for `SELECT` and `INSERT` column lists. `quote` wraps each
     /// name (PostgreSQL quotes `"window"`, a reserved word there).
@@ -89,11 +92,13 @@ package struct CircuitRow: Sendable, Hashable {
     package var openAttempts: Int64
     package var window: String
     package var updatedAt: Int64
+    package var reporters: String
 
     package init(
         name: String, state: String, generation: Int64, requests: Int64, successes: Int64, failures: Int64,
         consecutiveSuccesses: Int64, consecutiveFailures: Int64, expiresAt: Int64?, probes: String, override: String?,
-        overrideUntil: Int64?, overrideReason: String?, openAttempts: Int64, window: String, updatedAt: Int64
+        overrideUntil: Int64?, overrideReason: String?, openAttempts: Int64, window: String, updatedAt: Int64,
+        reporters: String = ""
     ) {
         self.name = name
         self.state = state
@@ -111,6 +116,7 @@ package struct CircuitRow: Sendable, Hashable {
         self.openAttempts = openAttempts
         self.window = window
         self.updatedAt = updatedAt
+        self.reporters = reporters
     }
 
     /// The row that stores `record`.
@@ -132,7 +138,8 @@ package struct CircuitRow: Sendable, Hashable {
             openAttempts: record.openAttempts,
             window: record.window.map { "\($0.start.millisecondsSince1970):\($0.calls):\($0.failures):\($0.slowCalls)" }
                 .joined(separator: ","),
-            updatedAt: record.updatedAt.millisecondsSince1970)
+            updatedAt: record.updatedAt.millisecondsSince1970,
+            reporters: record.reporters.map { "\($0.id):\($0.failures)" }.joined(separator: ","))
     }
 
     /// The record this row stores; a ``CircuitStoreError`` with code ``CircuitStoreError/Code/corrupt`` if a
@@ -161,7 +168,8 @@ package struct CircuitRow: Sendable, Hashable {
                 requests: requests, successes: successes, failures: failures,
                 consecutiveSuccesses: consecutiveSuccesses, consecutiveFailures: consecutiveFailures),
             expiresAt: expiresAt.map(Self.timestamp), probes: try Self.probes(probes), override: override,
-            openAttempts: openAttempts, window: try Self.window(window), updatedAt: Self.timestamp(updatedAt))
+            openAttempts: openAttempts, window: try Self.window(window), reporters: try Self.reporters(reporters),
+            updatedAt: Self.timestamp(updatedAt))
     }
 
     /// The value of `column`.
@@ -185,6 +193,7 @@ package struct CircuitRow: Sendable, Hashable {
         case .openAttempts: return .integer(openAttempts)
         case .window: return .text(window)
         case .updatedAt: return .integer(updatedAt)
+        case .reporters: return .text(reporters)
         }
     }
 
@@ -226,7 +235,7 @@ package struct CircuitRow: Sendable, Hashable {
             probes: try required(text, .probes), override: try text(.override),
             overrideUntil: try integer(.overrideUntil), overrideReason: try text(.overrideReason),
             openAttempts: try required(integer, .openAttempts), window: try required(text, .window),
-            updatedAt: try required(integer, .updatedAt))
+            updatedAt: try required(integer, .updatedAt), reporters: try required(text, .reporters))
     }
 
     /// A state name as the stores write it (`closed`, `open`, `half-open`).
@@ -254,6 +263,14 @@ package struct CircuitRow: Sendable, Hashable {
                 "rate-window bucket with a negative count (\(negative.map(String.init).joined(separator: ":")))")
         }
         return buckets.map { WindowBucket(start: timestamp($0[0]), calls: $0[1], failures: $0[2], slowCalls: $0[3]) }
+    }
+
+    private static func reporters(_ text: String) throws(CircuitStoreError) -> [FailureReporter] {
+        let reporters = try fields(text, separator: ":", count: 2, what: "failure reporter")
+        if let negative = reporters.first(where: { $0[1] < 0 }) {
+            throw malformed("failure reporter with a negative count (\(negative[0]):\(negative[1]))")
+        }
+        return reporters.map { FailureReporter(id: $0[0], failures: $0[1]) }
     }
 
     /// Splits a comma-separated list of items of `count` integers separated by `separator`.

@@ -51,6 +51,10 @@ public protocol CircuitStore: Sendable {
     /// The most recent transitions, oldest first: of one circuit or (with `nil`) of all, with ids greater than
     /// `afterID` when given, at most `limit` of them.
     func history(of name: String?, afterID: Int64?, limit: Int) async throws -> [HistoryEntry]
+
+    /// How many transitions of each circuit the history keeps: appending one more removes that circuit's oldest.
+    /// A ``TransitionWatch`` needs it to tell a pruned history from a short one.
+    var historyLimit: Int { get }
 }
 
 /// What a circuit name may contain, and the one rule by which names are compared everywhere.

@@ -24,7 +24,8 @@ public final class InMemoryCircuitStore: CircuitStore {
 
     private let state = Mutex(State())
     private let clock: any WallClock
-    private let historyLimit: Int
+    /// How many transitions of each circuit the history keeps.
+    public let historyLimit: Int
 
     /// Creates an empty store that reads time from `clock` and keeps the last `historyLimit` transitions
     /// of each circuit.
