@@ -31,7 +31,7 @@ build:
 # The test targets run one after another: each starts its own servers and worker processes, and on 2 cores their
 # timing bounds are about the code under test, not about sharing the machine with another target's servers.
 TEST_TARGETS := CircuitryTests CircuitryCLITests CircuitryPostgresTests CircuitryRedisTests CircuitryDynamoDBTests \
-	CircuitryProcessTests
+	CircuitryProcessTests CircuitryDashboardTests
 
 test: build
 	@failed=""; for target in $(TEST_TARGETS); do \
@@ -56,6 +56,15 @@ check-default-traits:
 		fi; \
 		echo "check-default-traits: the default circuitry refuses $$1 and names the trait $$2"; \
 	done
+	@out=$$(.build-default/debug/circuitry serve --db .build-default/none.sqlite 2>&1); status=$$?; \
+	if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait Dashboard"; then \
+		echo "check-default-traits: serve: expected status 64 and the trait's name, got $$status: $$out" >&2; \
+		exit 1; \
+	fi; \
+	echo "check-default-traits: the default circuitry refuses serve and names the trait Dashboard"
+	@if [ -e .build-default/checkouts/hummingbird ] || [ -e .build-default/checkouts/swift-prometheus ]; then \
+		echo "check-default-traits: the default build resolved Hummingbird or swift-prometheus" >&2; exit 1; \
+	fi; echo "check-default-traits: the default build resolves neither Hummingbird nor swift-prometheus"
 
 # Random operation sequences (Tests/CircuitryTests/FuzzTests.swift) for FUZZ_SECONDS per store, numbered from
 # FUZZ_SEED (default: the time, so that each run explores new ones); `make test` runs seeds 1… for 1.5 s. A failure
@@ -78,7 +87,7 @@ man:
 
 # What `make test` checks of `make man`: a page, with every subcommand of the command.
 check-man: man
-	@for subcommand in run list show trip close reset forget history prune init; do \
+	@for subcommand in run list show trip close reset forget history prune init serve; do \
 		grep -q "^\.It Em $$subcommand$$" $(MAN_PAGE) || { echo "check-man: no $$subcommand in $(MAN_PAGE)" >&2; exit 1; }; \
 	done; echo "check-man: $(MAN_PAGE) has every subcommand"
 

@@ -52,16 +52,11 @@ struct HistoryCommand: AsyncParsableCommand {
                 let recent = limit == 0 ? [] : try await factory.history(of: name, limit: limit)
                 var lastID = printEntries(recent)
                 guard follow else { return }
-                if lastID == nil { lastID = try await factory.history(of: name, limit: 1).last?.id ?? 0 }
-                while Signals.received.load(ordering: .sequentiallyConsistent) == 0 {
-                    // Pages of 100 until caught up, so that a burst is printed at once.
-                    while true {
-                        let page = try await factory.history(of: name, afterID: lastID, limit: 100)
-                        lastID = printEntries(page) ?? lastID
-                        if page.count < 100 { break }
-                    }
-                    try? await Task.sleep(for: Self.pollInterval)
-                }
+                if lastID == nil { lastID = try await TransitionFeed.latestID(factory: factory, circuit: name) }
+                let feed = TransitionFeed(
+                    factory: factory, circuit: name, afterID: lastID ?? 0, pollInterval: Self.pollInterval,
+                    isStopped: { Signals.received.load(ordering: .sequentiallyConsistent) != 0 })
+                for try await entry in feed { _ = printEntries([entry]) }
             }
         }
     }
