@@ -5,13 +5,15 @@ STRICT := -Xswiftc -warnings-as-errors
 # The stores that need SwiftNIO are package traits, off by default. The tests build and run with all of them.
 TRAITS := --enable-all-traits
 
-.PHONY: help build test check-default-traits check-man man fuzz demo demo-postgres demo-redis bench bench-postgres \
-	bench-redis bench-dynamodb lint format clean
+.PHONY: help build test check-default-traits check-man man fuzz demo demo-postgres demo-redis dashboard \
+	dashboard-screenshot bench bench-postgres bench-redis bench-dynamodb lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
 	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
 	@echo "make demo-redis - the same demo with the breakers on a throw-away redis-server"
+	@echo "make dashboard - the demo's workers, run after run, and circuitry serve on http://$(DASHBOARD_LISTEN)"
+	@echo "make dashboard-screenshot - Docs/dashboard.png, the page in headless Chromium"
 	@echo "make test   - build with warnings as errors and every trait, run every test, then build with the"
 	@echo "              default traits (SQLite only)"
 	@echo "make fuzz   - random operation sequences against the breaker for FUZZ_SECONDS per store (default 120)"
@@ -104,6 +106,19 @@ demo-postgres: build
 demo-redis: build
 	scripts/with-redis.sh sh -c 'exec "$$0" --db "$$CIRCUITRY_REDIS_URL"' \
 		"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-demo"
+
+# `circuitry serve` over the demo's workers (a debug build, the one `make test` makes), until ^C. Another address:
+# make dashboard DASHBOARD_LISTEN=127.0.0.1:9000
+DASHBOARD_LISTEN ?= 127.0.0.1:8080
+
+dashboard: build
+	scripts/dashboard-demo.sh "$$($(SWIFT) build $(TRAITS) --show-bin-path)" $(DASHBOARD_LISTEN)
+
+# The picture in Docs/cli.md and the README: the page over circuits in every state, in headless Chromium (driven over
+# the DevTools protocol, so that the picture is taken once the page has read the circuits and the event stream).
+dashboard-screenshot: build
+	CIRCUITRY_SCREENSHOT=$(CURDIR)/Docs/dashboard.png $(SWIFT) test --skip-build $(TRAITS) \
+		--filter "CircuitryDashboardTests.PageTests/screenshot"
 
 # Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
 BENCH_ARGS ?=

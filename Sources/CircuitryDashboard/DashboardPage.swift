@@ -28,7 +28,7 @@ enum DashboardPage {
         #live { font-size: .85rem; color: #9ca3af; }
         #live.on::before { content: "● "; color: #4ade80; }
         #live.off::before { content: "● "; color: #f87171; }
-        main { padding: 1rem 1.5rem; display: grid; grid-template-columns: minmax(0, 1fr) 24rem; gap: 1.5rem; }
+        main { padding: 1rem 1.5rem; display: grid; grid-template-columns: minmax(0, 1fr) 22rem; gap: 1.5rem; }
         @media (max-width: 1100px) { main { grid-template-columns: 1fr; } }
         .counts { display: flex; gap: .75rem; margin-bottom: 1rem; flex-wrap: wrap; }
         .count { background: #fff; border: 1px solid var(--line); border-radius: .5rem; padding: .5rem .9rem;
@@ -44,7 +44,7 @@ enum DashboardPage {
         th, td { text-align: left; padding: .45rem .6rem; border-bottom: 1px solid var(--line); vertical-align: top; }
         th { font-size: .75rem; text-transform: uppercase; letter-spacing: .04em; color: var(--faint); }
         td.num { text-align: right; font-variant-numeric: tabular-nums; }
-        td.name { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
+        td.name { font-family: ui-monospace, SFMono-Regular, Menlo, monospace; white-space: nowrap; }
         .state { display: inline-block; padding: .1rem .5rem; border-radius: 1rem; color: #fff; font-weight: 600;
                  font-size: .8rem; white-space: nowrap; }
         .state.closed { background: var(--closed); } .state.open { background: var(--open); }
