@@ -64,9 +64,9 @@ check-default-traits:
 		exit 1; \
 	fi; \
 	echo "check-default-traits: the default circuitry refuses serve and names the trait Dashboard"
-	@if [ -e .build-default/checkouts/hummingbird ] || [ -e .build-default/checkouts/swift-prometheus ]; then \
-		echo "check-default-traits: the default build resolved Hummingbird or swift-prometheus" >&2; exit 1; \
-	fi; echo "check-default-traits: the default build resolves neither Hummingbird nor swift-prometheus"
+	@if [ -e .build-default/debug/Hummingbird.build ] || [ -e .build-default/debug/Prometheus.build ]; then \
+		echo "check-default-traits: the default build built Hummingbird or swift-prometheus" >&2; exit 1; \
+	fi; echo "check-default-traits: the default build builds neither Hummingbird nor swift-prometheus"
 
 # Random operation sequences (Tests/CircuitryTests/FuzzTests.swift) for FUZZ_SECONDS per store, numbered from
 # FUZZ_SEED (default: the time, so that each run explores new ones); `make test` runs seeds 1… for 1.5 s. A failure

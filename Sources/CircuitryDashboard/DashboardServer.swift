@@ -105,7 +105,7 @@ package struct DashboardServer: Sendable {
                 return .json(try await backend.circuit(parts.joined(separator: "/")))
             }
         }
-        router.post("/api/circuits/**") { request, context in
+        router.post("/api/circuits/**") { request, _ in
             await respond {
                 try configuration.access.check(
                     authorization: request.headers[.authorization], host: request.head.authority)
@@ -312,7 +312,7 @@ package struct DashboardServer: Sendable {
 
 /// The event streams being written, which end when the server shuts down: a long-lived response would otherwise hold
 /// the server's graceful shutdown until the client leaves.
-final class OpenStreams: Service, Sendable {
+final class OpenStreams: Service, Sendable, CustomStringConvertible {
     private struct State {
         var closing = false
         var next = 0
@@ -320,6 +320,9 @@ final class OpenStreams: Service, Sendable {
     }
 
     private let state = Mutex(State())
+
+    /// What the service group's logs call it.
+    var description: String { "OpenStreams" }
 
     /// Registers a stream's way to end; ends it at once if the server is already shutting down.
     func add(_ continuation: AsyncStream<DashboardServer.StreamItem>.Continuation) -> Int {
@@ -355,10 +358,13 @@ final class OpenStreams: Service, Sendable {
 }
 
 /// Counts the transitions that commit while the server runs, for `circuitry_transitions_total`.
-struct TransitionCounter: Service {
+struct TransitionCounter: Service, CustomStringConvertible {
     let server: DashboardServer
     let metrics: DashboardMetrics
     let afterID: Int64
+
+    /// What the service group's logs call it.
+    var description: String { "TransitionCounter" }
 
     func run() async throws {
         var lastID = afterID

@@ -11,7 +11,7 @@
 ///   server never grants.
 ///
 /// The token is compared in constant time and never appears in a message or a log.
-package struct WriteAccess: Sendable {
+package struct WriteAccess: Sendable, CustomStringConvertible, CustomReflectable {
     /// Whether writes are refused.
     package var readOnly: Bool
     private var token: [UInt8]?
@@ -33,6 +33,15 @@ package struct WriteAccess: Sendable {
 
     /// Whether a token is required.
     package var needsToken: Bool { token != nil }
+
+    /// The rule without the token: `WriteAccess(read-only)`, `WriteAccess(token)`, `WriteAccess(loopback Host)`. The
+    /// services' logs print the values they are made of.
+    package var description: String {
+        "WriteAccess(" + (readOnly ? "read-only" : token != nil ? "token" : "loopback Host") + ")"
+    }
+
+    /// A reflection without the token, for `dump` and `String(reflecting:)`.
+    package var customMirror: Mirror { Mirror(self, children: ["rule": description]) }
 
     /// Refuses a write request that this rule does not allow.
     /// - Parameters:

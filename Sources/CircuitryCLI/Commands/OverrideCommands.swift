@@ -39,15 +39,6 @@ enum OperatorChange: Sendable {
     /// `reset`: closed with zero counts in a new generation, no override.
     case reset
 
-    /// The subcommand's name.
-    var commandName: String {
-        switch self {
-        case .trip: "trip"
-        case .close: "close"
-        case .reset: "reset"
-        }
-    }
-
     /// Makes the change to `name` once the circuit is known to exist, or `create` allows a new one; returns what the
     /// command prints. A circuit that does not exist is a ``NoSuchCircuit``, and nothing is written.
     ///
