@@ -6,12 +6,14 @@ STRICT := -Xswiftc -warnings-as-errors
 TRAITS := --enable-all-traits
 
 .PHONY: help build test check-default-traits check-man man check-dependent docs check-examples fuzz demo demo-postgres \
-	demo-redis bench bench-postgres bench-redis bench-dynamodb lint format clean
+	demo-redis dashboard dashboard-screenshot bench bench-postgres bench-redis bench-dynamodb lint format clean
 
 help:
 	@echo "make demo   - the job-queue demo on an embedded SQLite database (release build)"
 	@echo "make demo-postgres - the same demo with the breakers on a throw-away PostgreSQL 15 server"
 	@echo "make demo-redis - the same demo with the breakers on a throw-away redis-server"
+	@echo "make dashboard - the demo's workers, run after run, and circuitry serve on http://$(DASHBOARD_LISTEN)"
+	@echo "make dashboard-screenshot - Docs/dashboard.png, the page in headless Chromium"
 	@echo "make test   - build with warnings as errors and every trait, run every test, then build with the"
 	@echo "              default traits (SQLite only), check the man page, what a dependent resolves, and make docs"
 	@echo "make docs   - the DocC documentation of every library, warnings as errors, after checking that every Swift"
@@ -33,7 +35,7 @@ build:
 # The test targets run one after another: each starts its own servers and worker processes, and on 2 cores their
 # timing bounds are about the code under test, not about sharing the machine with another target's servers.
 TEST_TARGETS := CircuitryTests CircuitryCLITests CircuitryPostgresTests CircuitryRedisTests CircuitryDynamoDBTests \
-	CircuitryProcessTests
+	CircuitryProcessTests CircuitryDashboardTests
 
 test: build
 	@failed=""; for target in $(TEST_TARGETS); do \
@@ -60,6 +62,15 @@ check-default-traits:
 		fi; \
 		echo "check-default-traits: the default circuitry refuses $$1 and names the trait $$2"; \
 	done
+	@out=$$(.build-default/debug/circuitry serve --db .build-default/none.sqlite 2>&1); status=$$?; \
+	if [ $$status -ne 64 ] || ! echo "$$out" | grep -q "package trait Dashboard"; then \
+		echo "check-default-traits: serve: expected status 64 and the trait's name, got $$status: $$out" >&2; \
+		exit 1; \
+	fi; \
+	echo "check-default-traits: the default circuitry refuses serve and names the trait Dashboard"
+	@if [ -e .build-default/debug/Hummingbird.build ] || [ -e .build-default/debug/Prometheus.build ]; then \
+		echo "check-default-traits: the default build built Hummingbird or swift-prometheus" >&2; exit 1; \
+	fi; echo "check-default-traits: the default build builds neither Hummingbird nor swift-prometheus"
 
 # A package that depends on Circuitry's `Circuitry` product without traits resolves swift-log, swift-metrics and
 # swift-argument-parser, and nothing else: not SwiftNIO, not the documentation plugin (a command plugin no target
@@ -116,7 +127,7 @@ man:
 
 # What `make test` checks of `make man`: a page, with every subcommand of the command.
 check-man: man
-	@for subcommand in run list show trip close reset forget history prune init; do \
+	@for subcommand in run list show trip close reset forget history prune init serve; do \
 		grep -q "^\.It Em $$subcommand$$" $(MAN_PAGE) || { echo "check-man: no $$subcommand in $(MAN_PAGE)" >&2; exit 1; }; \
 	done; echo "check-man: $(MAN_PAGE) has every subcommand"
 
@@ -133,6 +144,19 @@ demo-postgres: build
 demo-redis: build
 	scripts/with-redis.sh sh -c 'exec "$$0" --db "$$CIRCUITRY_REDIS_URL"' \
 		"$$($(SWIFT) build $(TRAITS) --show-bin-path)/circuitry-demo"
+
+# `circuitry serve` over the demo's workers (a debug build, the one `make test` makes), until ^C. Another address:
+# make dashboard DASHBOARD_LISTEN=127.0.0.1:9000
+DASHBOARD_LISTEN ?= 127.0.0.1:8080
+
+dashboard: build
+	scripts/dashboard-demo.sh "$$($(SWIFT) build $(TRAITS) --show-bin-path)" $(DASHBOARD_LISTEN)
+
+# The picture in Docs/cli.md and the README: the page over circuits in every state, in headless Chromium (driven over
+# the DevTools protocol, so that the picture is taken once the page has read the circuits and the event stream).
+dashboard-screenshot: build
+	CIRCUITRY_SCREENSHOT=$(CURDIR)/Docs/dashboard.png $(SWIFT) test --skip-build $(TRAITS) \
+		--filter "CircuitryDashboardTests.PageTests/screenshot"
 
 # Extra flags for the benchmark, e.g. `make bench BENCH_ARGS="--wal-seconds 10"` (see `circuitry-bench --help`).
 BENCH_ARGS ?=

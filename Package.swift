@@ -22,6 +22,8 @@ let package = Package(
         .library(name: "CircuitryDynamoDB", targets: ["CircuitryDynamoDB"]),
         // Opens whichever store a path or URL names (`--db`, `CIRCUITRY_DB`), as far as the enabled traits allow.
         .library(name: "CircuitryStores", targets: ["CircuitryStores"]),
+        // The dashboard and HTTP API of `circuitry serve` (trait `Dashboard`).
+        .library(name: "CircuitryDashboard", targets: ["CircuitryDashboard"]),
         // The `circuitry` command: SQLite files, and the servers of the enabled traits.
         .executable(name: "circuitry", targets: ["CircuitryCLI"]),
     ],
@@ -47,6 +49,11 @@ let package = Package(
             description:
                 "The DynamoDB store (CircuitryDynamoDB) and dynamodb:// URLs in CircuitryStores and circuitry."
         ),
+        .trait(
+            name: "Dashboard",
+            description: "`circuitry serve`: a web page, a JSON and server-sent-events API and Prometheus metrics "
+                + "over HTTP (CircuitryDashboard, on Hummingbird)."
+        ),
         .default(enabledTraits: []),
     ],
     dependencies: [
@@ -60,7 +67,8 @@ let package = Package(
         // The PostgreSQL client (trait `Postgres` only).
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.21.0"),
         // `Service`, so that the PostgreSQL store's pool and the factory's flushing can run in a service group (traits
-        // `Postgres` and `ServiceLifecycle` only).
+        // `Postgres` and `ServiceLifecycle`), and so that the dashboard's event streams end before its server shuts
+        // down (trait `Dashboard`).
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.0.0"),
         // TLS for `rediss://` URLs (trait `Redis` only).
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.27.0"),
@@ -68,11 +76,21 @@ let package = Package(
         // made of (trait `DynamoDB` only).
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.21.0"),
         .package(url: "https://github.com/apple/swift-crypto.git", "3.0.0"..<"5.0.0"),
-        // The Redis store's RESP client, and the DynamoDB store's HTTP types (traits `Redis` and `DynamoDB` only).
+        // The Redis store's RESP client, and the DynamoDB store's HTTP types (traits `Redis` and `DynamoDB` only); the
+        // dashboard's buffers (trait `Dashboard`).
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.65.0"),
         // `swift package generate-documentation` for `make docs` (the DocC catalogs and the snippets they quote). A
         // command plugin no target uses: a package that depends on Circuitry does not resolve it.
         .package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"),
+        // The HTTP server of `circuitry serve` (trait `Dashboard` only). Without its default traits: the server needs
+        // neither swift-configuration nor the whole of Foundation.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1", traits: []),
+        // The Prometheus text format of `circuitry serve`'s /metrics (trait `Dashboard` only).
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        // Merging an event stream with its keep-alive timer (trait `Dashboard` only; Hummingbird depends on it too).
+        .package(url: "https://github.com/apple/swift-async-algorithms.git", from: "1.0.0"),
+        // The names of HTTP headers that Hummingbird's requests and responses are made of (trait `Dashboard` only).
+        .package(url: "https://github.com/apple/swift-http-types.git", from: "1.0.0"),
     ],
     targets: [
         // MARK: What ships
@@ -160,6 +178,27 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // The HTTP server of `circuitry serve`: the page, the JSON and event API, the metrics. What a circuit looks
+        // like in JSON and how an operator's change is made stay the command's; this target serves them. Its sources
+        // are all `#if Dashboard`: without the trait the module is empty and resolves nothing.
+        .target(
+            name: "CircuitryDashboard",
+            dependencies: [
+                "Circuitry",
+                "CircuitryCommandLine",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Hummingbird", package: "hummingbird", condition: .when(traits: ["Dashboard"])),
+                .product(name: "Prometheus", package: "swift-prometheus", condition: .when(traits: ["Dashboard"])),
+                // The event streams: a transition or a keep-alive, whichever comes first; shutting down with the server.
+                .product(
+                    name: "AsyncAlgorithms", package: "swift-async-algorithms", condition: .when(traits: ["Dashboard"])),
+                .product(
+                    name: "ServiceLifecycle", package: "swift-service-lifecycle",
+                    condition: .when(traits: ["Dashboard"])),
+                .product(name: "NIOCore", package: "swift-nio", condition: .when(traits: ["Dashboard"])),
+                .product(name: "HTTPTypes", package: "swift-http-types", condition: .when(traits: ["Dashboard"])),
+            ]
+        ),
         // The `circuitry` command. Not a folder named `circuitry`: that is `Circuitry` on case-insensitive disks.
         .executableTarget(
             name: "CircuitryCLI",
@@ -167,6 +206,7 @@ let package = Package(
                 "Circuitry",
                 "CircuitryStores",
                 "CircuitryCommandLine",
+                .target(name: "CircuitryDashboard", condition: .when(traits: ["Dashboard"])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -351,6 +391,12 @@ let package = Package(
                 "CircuitryStoreConformance",
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // `circuitry serve` from outside: HTTP against the built binary on a loopback port, and the page in headless
+        // Chromium. Its sources are all `#if Dashboard`.
+        .testTarget(
+            name: "CircuitryDashboardTests",
+            dependencies: ["CircuitryCLI", "CircuitryCLITestSupport"]
         ),
         // Real worker processes on a real database file, and on a real PostgreSQL server over TCP; and the demo end to
         // end. Depends on the executables so that they are built first.

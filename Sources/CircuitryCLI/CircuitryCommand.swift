@@ -34,6 +34,7 @@ struct CircuitryCommand: AsyncParsableCommand {
         subcommands: [
             RunCommand.self, ListCommand.self, ShowCommand.self, TripCommand.self, CloseCommand.self,
             ResetCommand.self, ForgetCommand.self, HistoryCommand.self, PruneCommand.self, InitCommand.self,
+            ServeCommand.self,
         ]
     )
 

@@ -11,7 +11,9 @@ enum JSONKeys {
     ]
 
     /// A circuit in `list --json` (and `show --json`, which adds `history`).
-    static let circuit: Set<String> = sinceFirstRelease.union(["read_at", "last_transition"])
+    static let circuit: Set<String> = sinceFirstRelease.union([
+        "read_at", "last_transition", "since", "why", "by", "next",
+    ])
 
     /// A transition in `history --json`, in `show --json`'s `history` and in `last_transition`.
     static let transition: Set<String> = [

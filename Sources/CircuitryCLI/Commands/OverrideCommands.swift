@@ -13,17 +13,11 @@ struct CircuitArguments: ParsableArguments {
         try validateCircuitName(name)
     }
 
-    /// Runs `body` with a factory over the database, which must exist, once the circuit is known to exist, or
-    /// `create` allows a new one. A circuit that does not exist is a ``NoSuchCircuit``, and nothing is written.
-    ///
-    /// The check and the change are two operations: a circuit forgotten or pruned between them is created again by
-    /// the change, which is what the operator asked for by its (right) name.
-    func withExistingCircuit(
-        create: Bool, logging: LoggingOptions, _ body: (BreakerFactory) async throws -> Void
-    ) async throws {
+    /// Makes `change` to the circuit (see ``OperatorChange/apply(to:create:factory:store:)``) and prints what was
+    /// done; reports errors as the command does.
+    func apply(_ change: OperatorChange, create: Bool, logging: LoggingOptions) async throws {
         try await withDatabase(logging: logging) { factory in
-            if !create { _ = try await NoSuchCircuit.require(name, in: factory, store: store, canCreate: true) }
-            try await body(factory)
+            Console.out(try await change.apply(to: name, create: create, factory: factory, store: store))
         }
     }
 
@@ -31,6 +25,44 @@ struct CircuitArguments: ParsableArguments {
     func withDatabase(logging: LoggingOptions, _ body: (BreakerFactory) async throws -> Void) async throws {
         try await reportingErrors {
             try await store.withFactory(mustExist: true, logger: logging.logger, body)
+        }
+    }
+}
+
+/// What `trip`, `close` and `reset` change, as the command and `circuitry serve`'s POST requests both make it: the one
+/// place where an operator's change is checked and written.
+enum OperatorChange: Sendable {
+    /// `trip`: forced open for `duration`, or until closed or reset.
+    case trip(for: DurationArgument?, reason: String?)
+    /// `close`: forced closed until reset.
+    case close(reason: String?)
+    /// `reset`: closed with zero counts in a new generation, no override.
+    case reset
+
+    /// Makes the change to `name` once the circuit is known to exist, or `create` allows a new one; returns what the
+    /// command prints. A circuit that does not exist is a ``NoSuchCircuit``, and nothing is written.
+    ///
+    /// The check and the change are two operations: a circuit forgotten or pruned between them is created again by
+    /// the change, which is what the operator asked for by its (right) name.
+    func apply(
+        to name: String, create: Bool, factory: BreakerFactory, store: StoreOptions
+    ) async throws -> String {
+        if !create { _ = try await NoSuchCircuit.require(name, in: factory, store: store, canCreate: true) }
+        switch self {
+        case .trip(let duration, let reason):
+            // The end is counted on the store's clock (a server's, for PostgreSQL), never on this host's.
+            if let duration {
+                let until = try await factory.forceOpen(name, for: duration.duration, reason: reason)
+                return "\(name): forced open until \(until) (for \(duration))"
+            }
+            try await factory.forceOpen(name, until: nil, reason: reason)
+            return "\(name): forced open until it is closed or reset"
+        case .close(let reason):
+            try await factory.forceClosed(name, reason: reason)
+            return "\(name): forced closed until it is reset"
+        case .reset:
+            try await factory.reset(name)
+            return "\(name): reset (closed, no override)"
         }
     }
 }
@@ -64,18 +96,7 @@ struct TripCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        try await circuit.withExistingCircuit(create: creation.create, logging: logging) { factory in
-            // The end is counted on the store's clock (a server's, for PostgreSQL), never on this host's.
-            let when: String
-            if let duration {
-                let until = try await factory.forceOpen(circuit.name, for: duration.duration, reason: reason)
-                when = "until \(until) (for \(duration))"
-            } else {
-                try await factory.forceOpen(circuit.name, until: nil, reason: reason)
-                when = "until it is closed or reset"
-            }
-            Console.out("\(circuit.name): forced open \(when)")
-        }
+        try await circuit.apply(.trip(for: duration, reason: reason), create: creation.create, logging: logging)
     }
 }
 
@@ -96,10 +117,7 @@ struct CloseCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        try await circuit.withExistingCircuit(create: creation.create, logging: logging) { factory in
-            try await factory.forceClosed(circuit.name, reason: reason)
-            Console.out("\(circuit.name): forced closed until it is reset")
-        }
+        try await circuit.apply(.close(reason: reason), create: creation.create, logging: logging)
     }
 }
 
@@ -117,10 +135,7 @@ struct ResetCommand: AsyncParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
-        try await circuit.withExistingCircuit(create: creation.create, logging: logging) { factory in
-            try await factory.reset(circuit.name)
-            Console.out("\(circuit.name): reset (closed, no override)")
-        }
+        try await circuit.apply(.reset, create: creation.create, logging: logging)
     }
 }
 

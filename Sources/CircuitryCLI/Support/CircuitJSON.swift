@@ -35,6 +35,14 @@ struct CircuitJSON: Encodable, Equatable {
     /// The circuit's latest transition (`null` if the history has none): the reason and the actor of what put it in
     /// its state, when `to_state` is `state`. Added in 0.1.0.
     var lastTransition: TransitionJSON?
+    /// When the circuit entered its state, if known: the time of ``CircuitReport/since``. Added in 0.1.0.
+    var since: String?
+    /// Why it is in its state, as `list` says it (``CircuitReport/why``). Added in 0.1.0.
+    var why: String?
+    /// Who put it there, as `list` says it (``CircuitReport/actor``). Added in 0.1.0.
+    var by: String?
+    /// What happens next and when, relative to `read_at`, as `list` says it (``CircuitReport/next``). Added in 0.1.0.
+    var next: String?
     /// Only in `show`: the circuit's recent transitions, oldest first.
     var history: [TransitionJSON]?
 
@@ -65,11 +73,15 @@ struct CircuitJSON: Encodable, Equatable {
         updatedAt = record.updatedAt.description
         readAt = snapshot.now.description
         lastTransition = report.lastTransition.map(TransitionJSON.init)
+        since = report.since?.description
+        why = report.why
+        by = report.actor
+        next = report.next
         self.history = history.map { $0.map(TransitionJSON.init) }
     }
 
     private enum CodingKeys: String, CodingKey {
-        case name, state, generation, requests, successes, failures, probes, override, history
+        case name, state, generation, requests, successes, failures, probes, override, history, since, why, by, next
         case storedState = "stored_state"
         case consecutiveSuccesses = "consecutive_successes"
         case consecutiveFailures = "consecutive_failures"
@@ -105,6 +117,10 @@ struct CircuitJSON: Encodable, Equatable {
         try container.encode(updatedAt, forKey: .updatedAt)
         try container.encode(readAt, forKey: .readAt)
         try container.encode(lastTransition, forKey: .lastTransition)
+        try container.encode(since, forKey: .since)
+        try container.encode(why, forKey: .why)
+        try container.encode(by, forKey: .by)
+        try container.encode(next, forKey: .next)
         try container.encodeIfPresent(history, forKey: .history)
     }
 }
