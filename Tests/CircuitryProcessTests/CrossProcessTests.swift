@@ -30,7 +30,9 @@ struct CrossProcessTests {
             common + ["--circuit", "failures", "--outcome", "fail"]
         }
         let failReports = try await lab.reports(failing)
-        #expect(failReports.map(\.recordErrors) == Array(repeating: 0, count: processes))
+        #expect(
+            failReports.map(\.recordErrors) == Array(repeating: 0, count: processes), "\(failReports.flatMap(\.errors))"
+        )
         let failures = try await lab.record("failures")
         #expect(failures.state == .closed)
         #expect(failures.counts.failures == Int64(processes * calls))
@@ -42,7 +44,7 @@ struct CrossProcessTests {
             common + ["--circuit", "successes", "--outcome", "succeed", "--max-batch", "7"]
         }
         let okReports = try await lab.reports(succeeding)
-        #expect(okReports.allSatisfy { $0.flushed && $0.recordErrors == 0 })
+        #expect(okReports.allSatisfy { $0.flushed && $0.recordErrors == 0 }, "\(okReports.flatMap(\.errors))")
         let successes = try await lab.record("successes")
         #expect(successes.counts.successes == Int64(processes * calls))
         #expect(successes.counts.requests == Int64(processes * calls))
