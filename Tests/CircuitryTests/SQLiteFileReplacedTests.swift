@@ -99,7 +99,9 @@ import Testing
                 try #require(milliseconds(since: deleted) < 3000, "reads still answer from the deleted file")
                 try await Task.sleep(for: .milliseconds(20))
             }
-            #expect(milliseconds(since: deleted) < 1500)
+            // One check interval (1 s), plus creating the new database at the path, whose fsyncs a busy disk makes
+            // slow (1.53 s seen in a fresh clone's CI run while the build's files were being written).
+            #expect(milliseconds(since: deleted) < 2500)
             #expect(FileManager.default.fileExists(atPath: path), "the store opened a new database at the path")
         }
     }

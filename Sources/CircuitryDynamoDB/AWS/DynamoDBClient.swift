@@ -58,13 +58,21 @@ final class DynamoDBClient: Sendable {
     {
         let body = input.encoded()
         var attempt = 0
+        // The last answer the service gave (throttling, a 5xx): when a retry of it is then cut off by the deadline,
+        // that answer says what happened better than "no answer" — the service was reached and kept refusing.
+        var lastAnswer: DynamoDBError?
         while true {
             statistics.count(operation, retry: attempt > 0)
-            let failure: DynamoDBError
+            var failure: DynamoDBError
             do {
                 return try await send(operation, body: body, deadline: deadline)
             } catch {
                 failure = error
+            }
+            if case .service = failure {
+                lastAnswer = failure
+            } else if case .timedOut = failure, let lastAnswer, ContinuousClock.now >= deadline {
+                failure = lastAnswer
             }
             guard failure.isRetryable, attempt < retry.maximumRetries else { throw failure }
             attempt += 1

@@ -1,6 +1,7 @@
 #if Redis
 import NIOCore
 import NIOSSL
+import Synchronization
 
 /// Why the client could not get an answer. The store turns these into `CircuitStoreError`s.
 package enum RedisClientError: Error, Sendable, Hashable {
@@ -32,6 +33,20 @@ struct RESPRequest: Sendable {
 /// A request that is not fully answered by its deadline closes the connection: a later reply could no longer be
 /// paired with its request, and a server that stopped answering (SIGSTOP, a partition) would otherwise hold every
 /// request behind it. Everything still pending fails with the reason.
+/// Why a connection failed, first cause wins: learnt by its handler, read by the connection too, whose writes after
+/// the close find no handler left to ask (a TLS handshake that fails before the first request is written).
+final class RESPFailure: Sendable {
+    private let cause = Mutex<RedisClientError?>(nil)
+
+    /// The first cause recorded, if any.
+    var value: RedisClientError? { cause.withLock { $0 } }
+
+    /// Records `error` unless a cause was recorded before.
+    func record(_ error: RedisClientError) {
+        cause.withLock { if $0 == nil { $0 = error } }
+    }
+}
+
 final class RESPHandler: ChannelDuplexHandler {
     typealias InboundIn = RESPValue
     typealias OutboundIn = RESPRequest
@@ -47,6 +62,12 @@ final class RESPHandler: ChannelDuplexHandler {
     private var pending = CircularBuffer<Pending>()
     /// Set once the connection is failing: later writes fail at once with it.
     private var failure: RedisClientError?
+    /// The same cause, for the connection.
+    private let shared: RESPFailure
+
+    init(failure shared: RESPFailure) {
+        self.shared = shared
+    }
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         let request = unwrapOutboundIn(data)
@@ -90,12 +111,14 @@ final class RESPHandler: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         if failure == nil { failure = .connectionClosed }
+        shared.record(failure ?? .connectionClosed)
         failAll(failure ?? .connectionClosed)
         context.fireChannelInactive()
     }
 
     private func fail(_ error: RedisClientError, context: ChannelHandlerContext) {
         if failure == nil { failure = error }
+        shared.record(error)
         failAll(error)
         context.close(promise: nil)
     }

@@ -43,9 +43,11 @@ package struct RedisEndpoint: Sendable {
 /// paired in order by ``RESPHandler``.
 package final class RedisConnection: Sendable {
     private let channel: any Channel
+    private let failure: RESPFailure
 
-    private init(channel: any Channel) {
+    private init(channel: any Channel, failure: RESPFailure) {
         self.channel = channel
+        self.failure = failure
     }
 
     /// Whether the connection can still be used.
@@ -62,7 +64,8 @@ package final class RedisConnection: Sendable {
         // failed write fails it. (Once the handler has it, the handler answers it, fails it, or times it out; a
         // second failure is ignored.)
         let written = channel.eventLoop.makePromise(of: Void.self)
-        written.futureResult.whenFailure { _ in promise.fail(RedisClientError.connectionClosed) }
+        let failure = failure
+        written.futureResult.whenFailure { _ in promise.fail(failure.value ?? RedisClientError.connectionClosed) }
         channel.writeAndFlush(request, promise: written)
         return try await promise.futureResult.get()
     }
@@ -83,6 +86,7 @@ package final class RedisConnection: Sendable {
         let connectDeadline = min(deadline, .now() + .nanoseconds(endpoint.connectTimeout.nanoseconds))
         let timeout = connectDeadline - .now()
         guard timeout > .zero else { throw RedisClientError.timedOut(connecting: true) }
+        let failure = RESPFailure()
         let bootstrap = ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .connectTimeout(timeout)
             .channelOption(.tcpOption(.tcp_nodelay), value: 1)
@@ -93,7 +97,7 @@ package final class RedisConnection: Sendable {
                             try NIOSSLClientHandler(context: tls, serverHostname: endpoint.serverName))
                     }
                     try channel.pipeline.syncOperations.addHandlers(
-                        ByteToMessageHandler(RESPDecoder()), RESPHandler())
+                        ByteToMessageHandler(RESPDecoder()), RESPHandler(failure: failure))
                 }
             }
         let channel: any Channel
@@ -104,7 +108,7 @@ package final class RedisConnection: Sendable {
         } catch {
             throw RedisClientError.cannotConnect(Self.describe(error))
         }
-        let connection = RedisConnection(channel: channel)
+        let connection = RedisConnection(channel: channel, failure: failure)
         guard !endpoint.handshake.isEmpty else { return connection }
         do {
             let replies = try await connection.send(endpoint.handshake, deadline: connectDeadline)
