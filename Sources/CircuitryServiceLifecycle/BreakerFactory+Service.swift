@@ -20,7 +20,7 @@ import ServiceLifecycle
 /// factory (its final flush writes them), then a store that runs in the group (PostgreSQL's pool), which the flush
 /// still needs. A SQLite store is not a service: list the factory first, before the services that call breakers.
 extension BreakerFactory: Service {
-    /// Runs ``BreakerFactory/flushUntilCancelled()`` until a graceful shutdown begins or the task is cancelled; the
+    /// Runs `BreakerFactory.flushUntilCancelled()` until a graceful shutdown begins or the task is cancelled; the
     /// final flush then writes every batched success before it returns.
     ///
     /// - Throws: The error of the final flush, if the store failed it.
