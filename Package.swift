@@ -326,7 +326,9 @@ let package = Package(
         // What every server's test support shares: waiting without holding a thread of the cooperative pool.
         .target(name: "CircuitryTestSupport", path: "Tests/CircuitryTestSupport"),
         // The throw-away redis-server, shared by the tests that use one.
-        .target(name: "CircuitryRedisTestSupport", path: "Tests/CircuitryRedisTestSupport"),
+        .target(
+            name: "CircuitryRedisTestSupport", dependencies: ["CircuitryTestSupport"],
+            path: "Tests/CircuitryRedisTestSupport"),
         // The throw-away moto server (a DynamoDB emulator from PyPI), shared by the tests and the benchmark that use one.
         .target(
             name: "CircuitryDynamoDBTestSupport", dependencies: ["CircuitryTestSupport"],

@@ -1,4 +1,5 @@
 #if DynamoDB
+import CircuitryTestSupport
 import Foundation
 import Synchronization
 
@@ -230,31 +231,10 @@ package final class TestMotoServer: Sendable {
     }
 
     /// A port that was free a moment ago: bound to 127.0.0.1:0 and released.
-    package static func freePort() throws -> Int {
-        let (socket, port) = try boundLoopbackSocket()
-        close(socket)
-        return port
-    }
+    package static func freePort() throws -> Int { try LoopbackPort.free() }
 
-    /// A socket bound to a free port of 127.0.0.1 and not listening, and that port: connections to it are refused
-    /// for as long as the caller keeps it (and closes it).
-    package static func boundLoopbackSocket() throws -> (socket: Int32, port: Int) {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
-        var address = loopback(0)
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(socket, $0, length) == 0 && getsockname(socket, $0, &length) == 0
-            }
-        }
-        guard bound else {
-            let error = errno
-            close(socket)
-            throw Failure(description: "could not find a free port: errno \(error)")
-        }
-        return (socket, Int(UInt16(bigEndian: address.sin_port)))
-    }
+    /// A socket bound to a free port of 127.0.0.1 and not listening, and that port. The caller closes it.
+    package static func boundLoopbackSocket() throws -> (socket: Int32, port: Int) { try LoopbackPort.boundSocket() }
 
     // MARK: Cleanup
 

@@ -1,3 +1,4 @@
+import CircuitryTestSupport
 import Foundation
 import Synchronization
 
@@ -179,23 +180,7 @@ package final class TestRedisServer: Sendable {
     }
 
     /// A port that was free a moment ago: bound to 127.0.0.1:0 and released.
-    package static func freePort() throws -> Int {
-        let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        guard socket >= 0 else { throw Failure(description: "socket() failed: errno \(errno)") }
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        let bound = withUnsafeMutablePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                bind(socket, address, length) == 0 && getsockname(socket, address, &length) == 0
-            }
-        }
-        guard bound else { throw Failure(description: "could not find a free port: errno \(errno)") }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
+    package static func freePort() throws -> Int { try LoopbackPort.free() }
 
     // MARK: Cleanup
 
