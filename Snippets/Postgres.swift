@@ -34,5 +34,12 @@ try await PostgresCircuitStore.withStore(configuration: storeConfiguration, logg
     try await runWorker(BreakerFactory(store: store, configuration: configuration, logger: logger))
 }
 // snippet.end
+
+// snippet.local-view
+// Admit calls on a healthy circuit from what this process saw at most 100 ms ago: no round trip per healthy call.
+var viewing = BreakerFactory.Configuration()
+viewing.maximumStaleness = .milliseconds(100)
+let viewingBreakers = try BreakerFactory(store: store, configuration: viewing, logger: logger)
+// snippet.end
 // snippet.hide
 #endif

@@ -150,6 +150,11 @@ struct Coordinator {
             ("execute failing, threshold not reached", "execute_failure_ns", readWrite),
             ("acquire + record failure", "two_step_failure_ns", readWrite),
         ]
+        // With a local view (`maximumStaleness`), a healthy call asks the server about once per bound: no round trip.
+        let viewed = figures["postgres.execute_success_view_ns"]!
+        report.row(
+            "PG execute success, closed, local view ≤ \(viewStaleness.milliseconds) ms old", formatCost(viewed),
+            reference: "read \(formatNanoseconds(read))", ratio: String(format: "%.3f× cost", viewed / read))
         for (label, key, (floor, floorText)) in cases {
             let postgres = figures["postgres.\(key)"]!
             let sqlite = figures["sqlite.\(key)"]!
@@ -170,15 +175,17 @@ struct Coordinator {
         let database = folder.appendingPathComponent("bench.sqlite").path
         var rates: [String: [Int: [Double]]] = [:]
         var samples: [String: [Int: [UInt64]]] = [:]
-        // PostgreSQL and SQLite alternate, so that the machine's noise falls on both.
+        // PostgreSQL (asking the server on every call, then with a local view) and SQLite alternate, so that the
+        // machine's noise falls on all three.
+        let kinds = ["postgres", "postgres-view", "sqlite"]
         for run in 0..<options.scalingRuns {
             for count in counts {
-                for kind in ["postgres", "sqlite"] {
+                for kind in kinds {
                     let paths = (0..<count).map {
                         folder.appendingPathComponent("samples-\(kind)-\(count)-\(run)-\($0).bin").path
                     }
                     let results = try await WorkerProcess.runTogether(count: count) { index in
-                        let target = kind == "postgres" ? ["--postgres", url, "--schema", schema] : ["--db", database]
+                        let target = kind == "sqlite" ? ["--db", database] : ["--postgres", url, "--schema", schema]
                         return ["--worker", kind, "--seconds", "\(options.scalingSeconds)", "--samples", paths[index]]
                             + target
                     }
@@ -190,7 +197,7 @@ struct Coordinator {
             }
         }
         let floorRate = 1e9 / report.value("design_floor.postgres.execute_success_ns")
-        for kind in ["postgres", "sqlite"] {
+        for kind in kinds {
             for count in counts {
                 let sorted = samples[kind]![count]!.sorted()
                 report.figure("processes.\(count).\(kind).healthy_calls_per_second", median(rates[kind]![count]!))
@@ -225,6 +232,14 @@ struct Coordinator {
                     format: "p50 %.0f×",
                     report.value("processes.\(count).postgres.p50_ns")
                         / report.value("processes.\(count).sqlite.p50_ns")))
+            let viewed = report.value("processes.\(count).postgres-view.healthy_calls_per_second")
+            report.row(
+                "\(prefix), local view ≤ \(viewStaleness.milliseconds) ms old: aggregate", formatRate(viewed),
+                reference: "without \(formatRate(postgres))", ratio: String(format: "%.1f×", viewed / postgres))
+            report.row(
+                "\(prefix), local view ≤ \(viewStaleness.milliseconds) ms old: per call p50 / p99 / max",
+                percentiles("postgres-view", count, report),
+                reference: "without \(percentiles("postgres", count, report))")
         }
     }
 

@@ -5,20 +5,21 @@ import CircuitryBenchmarkSupport
 import CircuitryPostgres
 import Foundation
 
-/// The worker side of the multi-process cases: `circuitry-bench-postgres --worker postgres|sqlite …`.
+/// The worker side of the multi-process cases: `circuitry-bench-postgres --worker postgres|postgres-view|sqlite …`.
 ///
 /// Each worker calls `execute {}` on one shared circuit as fast as it can for `--seconds` after the barrier, as
-/// `circuitry-bench`'s `healthy` worker does, and writes each call's latency to `--samples`.
+/// `circuitry-bench`'s `healthy` worker does, and writes each call's latency to `--samples`. `postgres-view` admits
+/// from a local view at most ``viewStaleness`` old (`maximumStaleness`).
 enum Worker {
     static func run(_ kind: String, _ options: Options) async throws {
         let result: WorkerResult
         switch kind {
-        case "postgres":
+        case "postgres", "postgres-view":
             guard let url = options.url else { throw BenchmarkFailure(description: "a worker without --postgres") }
             var configuration = try PostgresCircuitStore.Configuration(url: url)
             configuration.schema = options.schema
             result = try await PostgresCircuitStore.withStore(configuration: configuration, logger: quietLogger) {
-                try await healthy($0, options, warmUp: 200)
+                try await healthy($0, options, warmUp: 200, staleness: kind == "postgres-view" ? viewStaleness : nil)
             }
         case "sqlite":
             let store = try SQLiteCircuitStore(path: options.database)
@@ -30,10 +31,12 @@ enum Worker {
         emit(String(decoding: try JSONEncoder().encode(result), as: UTF8.self))
     }
 
-    private static func healthy(_ store: some CircuitStore, _ options: Options, warmUp: Int) async throws
-        -> WorkerResult
-    {
-        let factory = try BreakerFactory(store: store, logger: quietLogger)
+    private static func healthy(
+        _ store: some CircuitStore, _ options: Options, warmUp: Int, staleness: Duration? = nil
+    ) async throws -> WorkerResult {
+        var configuration = BreakerFactory.Configuration()
+        configuration.maximumStaleness = staleness
+        let factory = try BreakerFactory(store: store, configuration: configuration, logger: quietLogger)
         let breaker = try factory.breaker(for: "healthy")
         // Warm-up: connections, the batcher's table.
         for _ in 0..<warmUp { try await breaker.execute {} }

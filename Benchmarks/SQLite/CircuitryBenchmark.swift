@@ -135,6 +135,10 @@ struct Coordinator {
             "execute success vs its design floor (2 plain SELECTs)", formatCost(success),
             reference: "2 × read \(formatNanoseconds(2 * read))",
             ratio: String(format: "%.2f× cost", success / (2 * read)))
+        let viewed = figures["sqlite.execute_success_view_ns"]!
+        report.row(
+            "execute success, local view ≤ \(viewStaleness.milliseconds) ms old (maximumStaleness)", formatCost(viewed),
+            reference: readFloor, ratio: String(format: "%.2f× throughput", read / viewed))
         let rejected = figures["sqlite.execute_rejected_open_ns"]!
         report.check(
             "execute rejected while open: throughput vs read floor", key: "sqlite.rejected.vs_read_floor_throughput",

@@ -32,6 +32,9 @@ package func tenantConfiguration(_ settings: BreakerSettings = BreakerSettings()
 /// Settings under which failures never open the circuit: every failure is a write and nothing else changes.
 package let neverTrips = BreakerSettings(failureThreshold: Int.max)
 
+/// The `maximumStaleness` of the benchmark's local-view case.
+package let viewStaleness = Duration.milliseconds(100)
+
 /// `execute` and acquire + record, succeeding, failing and rejected, on `store`.
 package func breakerCases(prefix: String, store: some CircuitStore) async throws -> [TimedCase] {
     let healthy = try BreakerFactory(store: store, logger: quietLogger)
@@ -42,7 +45,11 @@ package func breakerCases(prefix: String, store: some CircuitStore) async throws
         configuration: BreakerFactory.Configuration(settings: BreakerSettings(openDuration: .seconds(3600))),
         logger: quietLogger)
 
+    var viewing = BreakerFactory.Configuration()
+    viewing.maximumStaleness = viewStaleness
+    let viewed = try BreakerFactory(store: store, configuration: viewing, logger: quietLogger)
     let closed = try healthy.breaker(for: "closed")
+    let closedViewed = try viewed.breaker(for: "closed-viewed")
     let twoStep = try healthy.breaker(for: "two-step")
     let failure = try failing.breaker(for: "failing")
     let failureTwoStep = try failing.breaker(for: "failing-two-step")
@@ -54,6 +61,9 @@ package func breakerCases(prefix: String, store: some CircuitStore) async throws
     return [
         TimedCase(name: "\(prefix).execute_success_ns") { count in
             for _ in 0..<count { try await closed.execute {} }
+        },
+        TimedCase(name: "\(prefix).execute_success_view_ns") { count in
+            for _ in 0..<count { try await closedViewed.execute {} }
         },
         TimedCase(name: "\(prefix).two_step_success_ns") { count in
             for _ in 0..<count {

@@ -28,6 +28,28 @@ enum StoreKind: String, Sendable, CaseIterable, CustomStringConvertible {
     var description: String { rawValue }
 }
 
+/// A store, and whether its workers admit calls from a local view of closed circuits
+/// (`BreakerFactory.Configuration.maximumStaleness`). With a view, each bound on when a call may be admitted widens by
+/// exactly the staleness bound, and every other check stays as it is.
+struct Setup: Sendable, CustomStringConvertible {
+    let store: StoreKind
+    /// The workers' `maximumStaleness` in milliseconds; `nil`: every admission asks the store.
+    let staleness: Int?
+
+    /// The staleness bound of 50 ms: shorter than every open period of the cross-process tests (150 ms and more), so
+    /// that the widened bounds still check something.
+    static let view = 50
+
+    /// Every store without a view, then every store with one.
+    static let withAndWithoutView =
+        StoreKind.allCases.map { Setup(store: $0, staleness: nil) }
+        + StoreKind.allCases.map { Setup(store: $0, staleness: view) }
+
+    var workerArguments: [String] { staleness.map { ["--maximum-staleness-ms", "\($0)"] } ?? [] }
+    var stalenessMilliseconds: Int64 { Int64(staleness ?? 0) }
+    var description: String { staleness.map { "\(store), view ≤ \($0) ms old" } ?? "\(store)" }
+}
+
 /// Workers waiting at a start barrier.
 struct WorkerGroup: Sendable {
     let workers: [WorkerProcess]

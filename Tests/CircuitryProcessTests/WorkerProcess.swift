@@ -54,8 +54,17 @@ final class WorkerProcess: @unchecked Sendable, CustomStringConvertible {
         process.arguments = arguments
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardInput = FileHandle.nullDevice
-        process.standardOutput = try FileHandle(forWritingTo: outputURL)
-        process.standardError = try FileHandle(forWritingTo: errorURL)
+        // The child gets its own copies of these descriptors; this process closes its own once the child runs (below).
+        // Left open, every worker of a long test run kept two descriptors (Process keeps its handles), and past about
+        // 1,300 of them Foundation's Process.run() wrote past a buffer and crashed the test process.
+        let output = try FileHandle(forWritingTo: outputURL)
+        let error = try FileHandle(forWritingTo: errorURL)
+        defer {
+            try? output.close()
+            try? error.close()
+        }
+        process.standardOutput = output
+        process.standardError = error
         process.terminationHandler = { [box] process in
             let signaled = process.terminationReason == .uncaughtSignal
             let waiters = box.state.withLock { state in

@@ -24,6 +24,9 @@ struct BreakerOptions: ParsableArguments {
     @Option(help: "Successes batched per circuit before they are written.")
     var maxBatch: Int = 1000
 
+    @Option(help: "Admit calls from a view of a closed circuit at most this many milliseconds old (maximumStaleness).")
+    var maximumStalenessMs: Int?
+
     @Option(help: "Names this process in the history and the report.")
     var name: String?
 
@@ -57,6 +60,7 @@ struct BreakerOptions: ParsableArguments {
             configuration.actor = actor
             configuration.maximumBatchedSuccesses = maxBatch
             configuration.successFlushInterval = flushInterval
+            configuration.maximumStaleness = maximumStalenessMs.map { .milliseconds($0) }
             configuration.onStateChange = { change in
                 callbacks.append(TransitionReport(change.transition))
             }

@@ -40,6 +40,8 @@ final class BreakerEngine: Sendable {
     /// The rules of each base name that has settings of its own (``BreakerFactory/Configuration/settingsByBaseName``).
     let rulesByBaseName: [String: CircuitRules]
     let batcher: SuccessBatcher
+    /// This process's recent view of its circuits, when ``BreakerFactory/Configuration/maximumStaleness`` is set.
+    let view: LocalView?
     let logger: Logger
     let metrics: BreakerMetrics
 
@@ -58,6 +60,9 @@ final class BreakerEngine: Sendable {
         self.batcher = SuccessBatcher(
             maximumCount: Int64(configuration.maximumBatchedSuccesses), maximumAge: configuration.successFlushInterval,
             monotonicNow: configuration.monotonicClock)
+        self.view = configuration.maximumStaleness.map {
+            LocalView(maximumStaleness: $0, monotonicNow: configuration.monotonicClock)
+        }
         self.random = configuration.randomSource
         self.logger = logger
         self.metrics = BreakerMetrics(dimension: configuration.metricsDimension, factory: configuration.metricsFactory)
@@ -93,7 +98,7 @@ final class BreakerEngine: Sendable {
 
     func acquire(_ circuit: CircuitIdentity) async throws -> CircuitPermit {
         do {
-            let (stored, now) = try await read(circuit.name)
+            let (stored, now) = try await readForDecision(circuit.name)
             let admission: Admission
             let admittedAt: Timestamp
             if let decided = circuit.rules.machine.admitWithoutWriting(stored, now: now) {
@@ -148,7 +153,7 @@ final class BreakerEngine: Sendable {
             // A closed circuit keeps no count of ignored calls.
             if outcome.kind == .ignored { return }
             if outcome.kind == .success {
-                let (stored, now) = try await read(circuit.name)
+                let (stored, now) = try await readForDecision(circuit.name)
                 if let stored,
                     circuit.rules.machine.canBatchSuccess(report, stored, generation: permit.generation, now: now)
                 {
@@ -251,6 +256,18 @@ final class BreakerEngine: Sendable {
         return try await store.read(name)
     }
 
+    /// The record for a decision that writes nothing (an admission, whether a success may be batched): from this
+    /// process's view when ``BreakerFactory/Configuration/maximumStaleness`` is set and the view saw the circuit
+    /// closed within it, else from the store (and the view keeps the answer).
+    private func readForDecision(_ name: String) async throws -> (record: CircuitRecord?, now: Timestamp) {
+        guard let view else { return try await read(name) }
+        if let seen = view.closedRecord(name) { return seen }
+        let askedAt = view.clock()
+        let answer = try await read(name)
+        view.remember(name, answer.record, now: answer.now, askedAt: askedAt)
+        return answer
+    }
+
     /// The one write path: an atomic read-modify-write of the circuit that folds this process's batched successes
     /// in, applies `change`, writes the record if it changed and appends the transitions; after the commit, fires
     /// the callbacks. When the circuit has no record, `ifMissing` says whether to start one or to write nothing
@@ -264,6 +281,9 @@ final class BreakerEngine: Sendable {
         let batch = batcher.take(name)
         let machine = circuit.rules.machine
         let started = monotonicNanoseconds()
+        let askedAt = view?.clock()
+        // What the last run of the body saw and left: the committed record, for the view.
+        var committed: (record: CircuitRecord?, now: Timestamp)?
         let (value, transitions): (Value?, [CircuitTransition])
         do {
             (value, transitions) = try await store.update(name) { stored, now in
@@ -271,7 +291,9 @@ final class BreakerEngine: Sendable {
                 switch (stored, ifMissing) {
                 case (let existing?, _): record = existing
                 case (nil, .create(let nonce)): record = machine.newRecord(name: name, now: now, nonce: nonce)
-                case (nil, .skip): return StoreUpdate(value: (nil, []), write: false)
+                case (nil, .skip):
+                    committed = (nil, now)
+                    return StoreUpdate(value: (nil, []), write: false)
                 }
                 if let batch {
                     machine.fold(batch.successes, into: &record)
@@ -280,6 +302,7 @@ final class BreakerEngine: Sendable {
                 let value = change(machine, &record, now, &transitions)
                 let write = record != stored
                 stored = record
+                committed = (record, now)
                 return StoreUpdate(value: (value, transitions), write: write, transitions: transitions)
             }
         } catch {
@@ -287,6 +310,9 @@ final class BreakerEngine: Sendable {
             throw error
         }
         metrics.updateDuration.recordInterval(since: started)
+        if let view, let askedAt, let committed {
+            view.remember(name, committed.record, now: committed.now, askedAt: askedAt)
+        }
         for transition in transitions { announce(transition, circuit: circuit) }
         return value
     }

@@ -64,6 +64,33 @@ public final class BreakerFactory: Sendable {
         /// The longest this process keeps batched successes before writing them (checked as calls arrive).
         /// Default 1 s.
         public var successFlushInterval: Duration
+        /// How old this process's view of a closed circuit may be when it admits a call from it instead of asking the
+        /// store. Default `nil`: every admission asks the store. Meant for server stores, where each question is a
+        /// network round trip; the SQLite store answers an unchanged circuit from memory already.
+        ///
+        /// With a bound set (for example 100 ms), a process remembers the record of each circuit it last read or wrote,
+        /// and while that record is closed and at most this old, it admits calls from it, and decides from it whether a
+        /// success may be batched, without a round trip. A healthy call then costs no round trip, and a process asks
+        /// the store about a busy healthy circuit about once per bound. Everything else goes to the store at once:
+        /// failures and every other write, transitions, half-open probes, overrides, rejections (an open or
+        /// half-open circuit is always asked about), operators' reads. Every answer of the store refreshes the view,
+        /// so a process that wrote a failure, a trip or an override, or was rejected, acts on it at once.
+        ///
+        /// What the bound weakens, by exactly the bound and no more:
+        /// - After another process opens the circuit (or an operator forces it open), this process may admit calls
+        ///   for up to `maximumStaleness`. Their failures are written at once, find the circuit open and are not
+        ///   counted; that write shows this process the open circuit, so each process runs at most one such failing
+        ///   call per call in flight, as without the bound.
+        /// - Those calls carry the earlier closed generation: an outcome of theirs is not counted toward the new one.
+        /// - A success that comes within the bound after another process's failure may be batched instead of written,
+        ///   and is then counted as having come before that failure (it does not end its run of consecutive
+        ///   failures).
+        ///
+        /// What it keeps: no outcome is lost (failures are written at once, successes batched as always, counts exact
+        /// after a flush); at most ``BreakerSettings/closeThreshold`` probes per half-open period; each transition
+        /// committed, recorded and called back once. Must be shorter than every ``BreakerSettings/openDuration`` of
+        /// the factory (a longer bound could admit calls for a whole open period).
+        public var maximumStaleness: Duration?
         /// Names this process in the transition history. Default `pid <pid> on <host name>`.
         public var actor: String
         /// Who this factory's failures come from, for ``BreakerSettings/minimumReporters``: processes (the default,
@@ -91,6 +118,7 @@ public final class BreakerFactory: Sendable {
             self.storageFailurePolicy = .failClosed
             self.maximumBatchedSuccesses = 1000
             self.successFlushInterval = .seconds(1)
+            self.maximumStaleness = nil
             self.actor = Self.defaultActor
             self.reporter = Self.defaultActor
             self.metricsDimension = .baseName
@@ -134,6 +162,16 @@ public final class BreakerFactory: Sendable {
         guard configuration.successFlushInterval >= .zero else {
             throw ConfigurationError.invalidSetting(
                 "successFlushInterval", "\(configuration.successFlushInterval)", expected: "not negative")
+        }
+        if let staleness = configuration.maximumStaleness {
+            let shortestOpen =
+                ([configuration.settings] + configuration.settingsByBaseName.values).map(\.openDuration)
+                .min() ?? configuration.settings.openDuration
+            guard staleness.milliseconds >= 1, staleness < shortestOpen else {
+                throw ConfigurationError.invalidSetting(
+                    "maximumStaleness", "\(staleness)",
+                    expected: "at least 1 millisecond and shorter than the shortest openDuration, \(shortestOpen)")
+            }
         }
         engine = BreakerEngine(store: store, configuration: configuration, logger: logger)
     }
@@ -291,6 +329,7 @@ public final class BreakerFactory: Sendable {
         _ = engine.batcher.take(normal)
         try await engine.flush(engine.identity(named: normal))
         var removed = try await engine.store.remove(normal)
+        engine.view?.forget(normal)
         if !normal.utf8.elementsEqual(name.utf8) { removed = try await engine.store.remove(name) || removed }
         return removed
     }
@@ -305,7 +344,9 @@ public final class BreakerFactory: Sendable {
         guard idleFor >= .zero else {
             throw ConfigurationError.invalidSetting("idleFor", "\(idleFor)", expected: "not negative")
         }
-        return try await engine.store.removeIdle(idleFor: idleFor)
+        let removed = try await engine.store.removeIdle(idleFor: idleFor)
+        for name in removed { engine.view?.forget(name) }
+        return removed
     }
 
     /// Evaluates the circuit now and writes what the passing of time changed, with this process's batched successes,
