@@ -6,6 +6,8 @@
 #
 #   Benchmarks/postgres-tail/run.sh [BINARY] [BENCHMARK ARGUMENTS ...]
 #
+# With TAIL_SERVER_NICE=-10 (root only) the server runs ahead of the workers for a core (see the script below).
+#
 # BINARY defaults to .build/release/circuitry-bench-postgres (`swift build -c release --traits Postgres
 # --product circuitry-bench-postgres`).
 set -eu
@@ -21,6 +23,9 @@ exec "$here/../../scripts/with-postgres.sh" sh -c '
         -c "SELECT pg_reload_conf()" >/dev/null
     log=$(dirname "$("$psql" -At "$CIRCUITRY_POSTGRES_URL" -c "SHOW data_directory")")/server.log
     postmaster=$(head -1 "$("$psql" -At "$CIRCUITRY_POSTGRES_URL" -c "SHOW data_directory")/postmaster.pid")
+    # TAIL_SERVER_NICE (e.g. -10, as root): the server and the backends it forks from now on run at that niceness,
+    # ahead of the workers for a core: an experiment standing in for a server with cores of its own.
+    if [ -n "${TAIL_SERVER_NICE:-}" ]; then renice -n "$TAIL_SERVER_NICE" -p "$postmaster" >/dev/null; fi
     "$TAIL_BINARY" "$@" &
     bench=$!
     python3 "$TAIL_HERE/schedstat.py" $bench "$postmaster" > /tmp/circuitry-tail-schedstat.$$ &

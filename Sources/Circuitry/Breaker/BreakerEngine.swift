@@ -259,6 +259,7 @@ final class BreakerEngine: Sendable {
     /// The record for a decision that writes nothing (an admission, whether a success may be batched): from this
     /// process's view when ``BreakerFactory/Configuration/maximumStaleness`` is set and the view saw the circuit
     /// closed within it, else from the store (and the view keeps the answer).
+    @inline(__always)
     private func readForDecision(_ name: String) async throws -> (record: CircuitRecord?, now: Timestamp) {
         guard let view else { return try await read(name) }
         if let seen = view.closedRecord(name) { return seen }
@@ -281,9 +282,9 @@ final class BreakerEngine: Sendable {
         let batch = batcher.take(name)
         let machine = circuit.rules.machine
         let started = monotonicNanoseconds()
-        let askedAt = view?.clock()
-        // What the last run of the body saw and left: the committed record, for the view.
-        var committed: (record: CircuitRecord?, now: Timestamp)?
+        // What the last run of the body saw and left, for the view; without one, nothing is kept (a copy of the record
+        // costs its fields' reference counting on every write).
+        let seen = view.map { LocalView.Observation(askedAt: $0.clock()) }
         let (value, transitions): (Value?, [CircuitTransition])
         do {
             (value, transitions) = try await store.update(name) { stored, now in
@@ -292,7 +293,7 @@ final class BreakerEngine: Sendable {
                 case (let existing?, _): record = existing
                 case (nil, .create(let nonce)): record = machine.newRecord(name: name, now: now, nonce: nonce)
                 case (nil, .skip):
-                    committed = (nil, now)
+                    seen?.keep(nil, now: now)
                     return StoreUpdate(value: (nil, []), write: false)
                 }
                 if let batch {
@@ -302,7 +303,7 @@ final class BreakerEngine: Sendable {
                 let value = change(machine, &record, now, &transitions)
                 let write = record != stored
                 stored = record
-                committed = (record, now)
+                seen?.keep(record, now: now)
                 return StoreUpdate(value: (value, transitions), write: write, transitions: transitions)
             }
         } catch {
@@ -310,9 +311,7 @@ final class BreakerEngine: Sendable {
             throw error
         }
         metrics.updateDuration.recordInterval(since: started)
-        if let view, let askedAt, let committed {
-            view.remember(name, committed.record, now: committed.now, askedAt: askedAt)
-        }
+        if let view, let seen { view.remember(name, seen) }
         for transition in transitions { announce(transition, circuit: circuit) }
         return value
     }

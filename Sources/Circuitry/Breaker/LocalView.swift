@@ -62,6 +62,27 @@ final class LocalView: Sendable {
         }
     }
 
+    /// What one atomic update saw and left: filled in by the update's body (the last run of it, if the store ran it
+    /// again after a conflict), then passed to ``remember(_:_:)``.
+    final class Observation {
+        let askedAt: ContinuousClock.Instant
+        private(set) var record: CircuitRecord?
+        private(set) var now: Timestamp?
+
+        init(askedAt: ContinuousClock.Instant) { self.askedAt = askedAt }
+
+        func keep(_ record: CircuitRecord?, now: Timestamp) {
+            self.record = record
+            self.now = now
+        }
+    }
+
+    /// Keeps what an update committed (or found, when it wrote nothing), if its body ran.
+    func remember(_ name: String, _ observation: Observation) {
+        guard let now = observation.now else { return }
+        remember(name, observation.record, now: now, askedAt: observation.askedAt)
+    }
+
     /// Forgets the circuit (removed from the store by this process).
     func forget(_ name: String) {
         _ = entries.withLock { $0.removeValue(forKey: name) }
