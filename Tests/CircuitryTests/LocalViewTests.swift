@@ -224,6 +224,29 @@ import Testing
         #expect(try await processes.other.snapshot(of: "gone") != nil, "the call started a new life of the circuit")
     }
 
+    @Test func callsAdmittedFromAViewOfAForgottenCircuitBelongToItsEarlierLife() async throws {
+        let processes = try Processes()
+        defer { processes.close() }
+        let breaker = try processes.viewing.breaker(for: "forgotten")
+        try await breaker.execute {}
+        let earlier = try #require(try await processes.otherStore.read("forgotten").record).generation
+        #expect(try await processes.other.forget("forgotten"))
+
+        // Within the bound this process still admits in the earlier life; the failure's write finds no record, writes
+        // nothing, and shows this process that the circuit is gone.
+        let permit = try await breaker.acquire()
+        #expect(permit.generation == earlier)
+        try await breaker.record(.failure, for: permit)
+        #expect(try await processes.otherStore.read("forgotten").record == nil)
+        // The next call asks the store and starts a new life, which counts nothing of the earlier one.
+        let reads = processes.counted.reads
+        let next = try await breaker.acquire()
+        #expect(processes.counted.reads == reads + 1)
+        #expect(next.generation != earlier)
+        let record = try #require(try await processes.otherStore.read("forgotten").record)
+        #expect(record.counts.failures == 0 && record.counts.requests == 0)
+    }
+
     @Test func theBoundMustBeShorterThanEveryOpenPeriod() throws {
         let folder = try TemporaryFolder()
         let store = try SQLiteCircuitStore(path: folder.path("bound.sqlite"))

@@ -82,6 +82,9 @@ public final class BreakerFactory: Sendable {
         ///   counted; that write shows this process the open circuit, so each process runs at most one such failing
         ///   call per call in flight, as without the bound.
         /// - Those calls carry the earlier closed generation: an outcome of theirs is not counted toward the new one.
+        /// - After another process forgets or prunes the circuit, this process may admit calls from its view of the earlier
+        ///   life for up to the bound; their outcomes belong to that life and are dropped, as those of calls admitted
+        ///   before a ``BreakerFactory/forget(_:)`` always are.
         /// - A success that comes within the bound after another process's failure may be batched instead of written,
         ///   and is then counted as having come before that failure (it does not end its run of consecutive
         ///   failures).
