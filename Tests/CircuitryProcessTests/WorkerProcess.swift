@@ -55,8 +55,8 @@ final class WorkerProcess: @unchecked Sendable, CustomStringConvertible {
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
         process.standardInput = FileHandle.nullDevice
         // The child gets its own copies of these descriptors; this process closes its own once the child runs (below).
-        // Left open, every worker of a long test run kept two descriptors (Process keeps its handles), and past about
-        // 1,300 of them Foundation's Process.run() wrote past a buffer and crashed the test process.
+        // Left open, every worker of a long test run kept two descriptors (Process keeps its handles), and with about
+        // 1,350 of them open Foundation's Process.run() crashed the test process (a bad pointer in memcpy).
         let output = try FileHandle(forWritingTo: outputURL)
         let error = try FileHandle(forWritingTo: errorURL)
         defer {
