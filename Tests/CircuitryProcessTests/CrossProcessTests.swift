@@ -19,7 +19,8 @@ struct CrossProcessTests {
     /// view (`maximumStaleness`): the most processes, the most calls admitted from views while another process trips
     /// the circuit. (All three counts with the view took CI's run 2 minutes longer, for no check the 8 do not make.)
     static let setups: [(Setup, Int)] =
-        Setup.withAndWithoutView.flatMap { setup in (setup.staleness == nil ? processCounts : [8]).map { (setup, $0) } }
+        stores.flatMap { store in processCounts.map { (Setup(store: store, staleness: nil), $0) } }
+        + stores.map { (Setup(store: $0, staleness: Setup.view), 8) }
 
     // MARK: 1. No lost updates
 

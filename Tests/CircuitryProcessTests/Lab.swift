@@ -40,11 +40,6 @@ struct Setup: Sendable, CustomStringConvertible {
     /// that the widened bounds still check something.
     static let view = 50
 
-    /// Every store without a view, then every store with one.
-    static let withAndWithoutView =
-        StoreKind.allCases.map { Setup(store: $0, staleness: nil) }
-        + StoreKind.allCases.map { Setup(store: $0, staleness: view) }
-
     var workerArguments: [String] { staleness.map { ["--maximum-staleness-ms", "\($0)"] } ?? [] }
     var stalenessMilliseconds: Int64 { Int64(staleness ?? 0) }
     var description: String { staleness.map { "\(store), view ≤ \($0) ms old" } ?? "\(store)" }

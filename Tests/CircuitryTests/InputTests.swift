@@ -242,41 +242,35 @@ final class Box: @unchecked Sendable {
 }
 
 @Suite struct BatchAgeTests {
-    /// A monotonic clock that moves only when told to.
-    final class FakeMonotonic: @unchecked Sendable {
-        // @unchecked: moved and read by one test task, between calls.
-        var now = ContinuousClock.now
-    }
-
     @Test func aBatchIsWrittenWhenItsOldestSuccessIsOldByTheMonotonicClock() {
-        let clock = FakeMonotonic()
+        let clock = ManualMonotonicClock()
         let identity = Self.identity("c")
-        let batcher = SuccessBatcher(maximumCount: 1000, maximumAge: .seconds(1), monotonicNow: { clock.now })
+        let batcher = SuccessBatcher(maximumCount: 1000, maximumAge: .seconds(1), monotonicNow: { clock.read() })
         #expect(!batcher.add(identity, generation: 1, failures: 0))
-        clock.now += .milliseconds(999)
+        clock.advance(by: .milliseconds(999))
         #expect(!batcher.add(identity, generation: 1, failures: 0))
-        clock.now += .milliseconds(1)
+        clock.advance(by: .milliseconds(1))
         #expect(batcher.add(identity, generation: 1, failures: 0))
     }
 
     /// What the factory's flushing loop sleeps for and writes: each batch once it is one interval old.
     @Test func aBatchIsDueOneIntervalAfterItsFirstSuccess() {
-        let clock = FakeMonotonic()
-        let batcher = SuccessBatcher(maximumCount: 1000, maximumAge: .seconds(1), monotonicNow: { clock.now })
+        let clock = ManualMonotonicClock()
+        let batcher = SuccessBatcher(maximumCount: 1000, maximumAge: .seconds(1), monotonicNow: { clock.read() })
         #expect(batcher.untilNextDue == nil)
         #expect(batcher.dueCircuits.isEmpty)
         _ = batcher.add(Self.identity("a"), generation: 1, failures: 0)
-        clock.now += .milliseconds(300)
+        clock.advance(by: .milliseconds(300))
         _ = batcher.add(Self.identity("b"), generation: 1, failures: 0)
         _ = batcher.add(Self.identity("a"), generation: 1, failures: 0)
         #expect(batcher.untilNextDue == .milliseconds(700), "the oldest batch, a's, is due first")
         #expect(batcher.dueCircuits.isEmpty)
-        clock.now += .milliseconds(700)
+        clock.advance(by: .milliseconds(700))
         #expect(batcher.untilNextDue == .zero)
         #expect(batcher.dueCircuits.map(\.name) == ["a"])
         _ = batcher.take("a")
         #expect(batcher.untilNextDue == .milliseconds(300))
-        clock.now += .seconds(5)
+        clock.advance(by: .seconds(5))
         #expect(batcher.untilNextDue == .zero, "never negative")
         #expect(batcher.dueCircuits.map(\.name) == ["b"])
     }

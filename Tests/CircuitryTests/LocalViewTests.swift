@@ -43,13 +43,6 @@ import Testing
         var historyLimit: Int { base.historyLimit }
     }
 
-    /// The monotonic clock of the factory with the view, moved by hand.
-    final class ManualMonotonicClock: Sendable {
-        private let now = Mutex(ContinuousClock.now)
-        func read() -> ContinuousClock.Instant { now.withLock { $0 } }
-        func advance(by duration: Duration) { now.withLock { $0 += duration } }
-    }
-
     /// Two processes on one database: `viewing` admits from a view at most `bound` old, `other` asks the store always.
     struct Processes {
         let folder: TemporaryFolder

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 @testable import Circuitry
 
@@ -29,4 +30,11 @@ func milliseconds(since start: ContinuousClock.Instant) -> Double {
 /// The size of the file at `path`, 0 if there is none.
 func fileSize(_ path: String) -> Int64 {
     ((try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? NSNumber)?.int64Value ?? 0
+}
+
+/// A monotonic clock that moves only when told to, for a batcher's or a factory's `monotonicNow`.
+final class ManualMonotonicClock: Sendable {
+    private let now = Mutex(ContinuousClock.now)
+    func read() -> ContinuousClock.Instant { now.withLock { $0 } }
+    func advance(by duration: Duration) { now.withLock { $0 += duration } }
 }
